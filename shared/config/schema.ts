@@ -1,0 +1,95 @@
+import { z } from 'zod';
+
+/** A duration such as `90s`, `20m`, `72h` or `7d`, turned into seconds. */
+export const Duration = z
+  .string()
+  .regex(/^\d+(s|m|h|d)$/, 'a duration is a whole number followed by s, m, h or d, e.g. 20m or 72h')
+  .transform((text) => {
+    const amount = Number(text.slice(0, -1));
+    const unit = text.slice(-1) as 's' | 'm' | 'h' | 'd';
+    return amount * { s: 1, m: 60, h: 3600, d: 86400 }[unit];
+  });
+
+/**
+ * One tag rule: a glob (`git_*`, `v*`), `semver:<range>` (`semver:>=1.0.0`) or `regex:<pattern>`.
+ * `latest` never deploys, whatever the rules say.
+ */
+export const TagRule = z.string().min(1).max(200);
+
+const ArnPattern = z
+  .string()
+  .regex(/^arn:aws[a-z-]*:(iam|sts)::(\d{12}|\*):[^\s]+$/, 'an approver is an IAM role, user or assumed-role ARN (globs allowed after the account)');
+
+export const Approval = z.strictObject({
+  approvers: z.array(ArnPattern).min(1, 'name at least one approver'),
+  timeout: Duration.default('72h'),
+});
+
+export const Stage = z.strictObject({
+  environment: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9-]{2,38}[A-Za-z0-9]$/, 'an EB environment name is 4–40 letters, digits and hyphens, not starting or ending with a hyphen'),
+  tags: z.array(TagRule).min(1, 'a stage needs at least one tag rule'),
+  approval: Approval.optional(),
+});
+
+export const HealthColour = z.enum(['Green', 'Yellow']);
+
+export const Health = z.strictObject({
+  accept: z.array(HealthColour).min(1).default(['Green']),
+  timeout: Duration.default('20m'),
+});
+
+export const Bundle = z.strictObject({
+  dockerrun: z.string().min(1).describe('path of the Dockerrun.aws.json template, relative to the config file'),
+  compose: z.string().min(1).optional().describe('docker-compose.yml template, required with Dockerrun v3'),
+  ebextensions: z.string().min(1).optional().describe('folder of .config files copied to .ebextensions/'),
+});
+
+const RepositoryName = z
+  .string()
+  .regex(/^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/, 'an ECR repository name: lower case letters, digits, . _ - and /');
+
+export const Application = z.strictObject({
+  images: z.array(RepositoryName).min(1, 'list the ECR repositories whose pushes deploy this application'),
+  bundle: Bundle,
+  stages: z.array(Stage).min(1, 'an application needs at least one stage'),
+  health: Health.default({ accept: ['Green'], timeout: '20m' }),
+});
+
+export const GreenlightConfig = z
+  .strictObject({
+    applications: z.record(
+      z.string().regex(/^[^/]{1,100}$/, 'an EB application name is 1–100 characters without /'),
+      Application,
+    ),
+  })
+  .superRefine((config, ctx) => {
+    const ownerOfRepository = new Map<string, string>();
+    const ownerOfEnvironment = new Map<string, string>();
+    for (const [app, spec] of Object.entries(config.applications)) {
+      for (const repository of spec.images) {
+        const other = ownerOfRepository.get(repository);
+        if (other) {
+          ctx.addIssue({ code: 'custom', path: ['applications', app, 'images'], message: `repository ${repository} is already used by application ${other}; a repository deploys one application` });
+        }
+        ownerOfRepository.set(repository, app);
+      }
+      for (const [index, stage] of spec.stages.entries()) {
+        const other = ownerOfEnvironment.get(stage.environment);
+        if (other) {
+          ctx.addIssue({ code: 'custom', path: ['applications', app, 'stages', index, 'environment'], message: `environment ${stage.environment} is already a stage of ${other}` });
+        }
+        ownerOfEnvironment.set(stage.environment, app);
+      }
+      if (spec.stages[0]?.approval) {
+        ctx.addIssue({ code: 'custom', path: ['applications', app, 'stages', 0, 'approval'], message: 'the first stage deploys on push; approvals guard the later stages' });
+      }
+    }
+  });
+
+/** The validated configuration, durations in seconds and defaults filled in. */
+export type GreenlightConfig = z.output<typeof GreenlightConfig>;
+export type ApplicationConfig = z.output<typeof Application>;
+export type StageConfig = z.output<typeof Stage>;
+export type HealthConfig = z.output<typeof Health>;

@@ -1,0 +1,100 @@
+import { z } from 'zod';
+
+/**
+ * The data that flows between the pipeline's states. Each Lambda parses its input with these schemas,
+ * so a drift between the ASL and the code fails loudly at the first run, naming the field.
+ */
+
+/** What a push tells us: the execution input written by on-image-pushed. */
+export const ImagePush = z.object({
+  repository: z.string().min(1),
+  tag: z.string().min(1),
+  digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'an image digest is sha256: followed by 64 hex digits'),
+  pushedBy: z.string().optional(),
+});
+export type ImagePush = z.infer<typeof ImagePush>;
+
+/** An image verified in ECR: referenced by digest, never by tag. */
+export const VerifiedImage = ImagePush.extend({
+  /** Repository URI, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/api */
+  repositoryUri: z.string(),
+  /** The pinned reference that goes into the bundle: `<repositoryUri>@sha256:…` */
+  reference: z.string(),
+  pushedAt: z.string(),
+});
+export type VerifiedImage = z.infer<typeof VerifiedImage>;
+
+export const PlannedStage = z.object({
+  environment: z.string(),
+  approval: z.object({ approvers: z.array(z.string()), timeoutSeconds: z.number().int().positive() }).optional(),
+});
+export type PlannedStage = z.infer<typeof PlannedStage>;
+
+export const HealthPolicy = z.object({
+  accept: z.array(z.enum(['Green', 'Yellow'])),
+  timeoutSeconds: z.number().int().positive(),
+});
+export type HealthPolicy = z.infer<typeof HealthPolicy>;
+
+/** The result of ResolvePlan: which application, which image, which stages, and why not the others. */
+export const Plan = z.object({
+  deploymentId: z.string(),
+  application: z.string(),
+  image: VerifiedImage,
+  stages: z.array(PlannedStage).min(1),
+  skippedStages: z.array(z.object({ environment: z.string(), reason: z.string() })),
+  health: HealthPolicy,
+});
+export type Plan = z.infer<typeof Plan>;
+
+/** The rendered, stored bundle and the version label it will carry. */
+export const StoredBundle = z.object({
+  bucket: z.string(),
+  key: z.string(),
+  sha256: z.string(),
+  versionLabel: z.string().min(1).max(100),
+  description: z.string().max(200),
+  /** Every image the bundle runs, repository → pinned reference. */
+  images: z.record(z.string(), z.string()),
+  /** Whether this call wrote the object (false: the same bytes were already stored). */
+  written: z.boolean(),
+});
+export type StoredBundle = z.infer<typeof StoredBundle>;
+
+export const VersionStatus = z.object({
+  application: z.string(),
+  versionLabel: z.string(),
+  /** Lower-cased EB status: unprocessed, processing, building, processed, failed. */
+  status: z.string(),
+  created: z.boolean(),
+});
+export type VersionStatus = z.infer<typeof VersionStatus>;
+
+/** What Deploy started: enough to check health and to roll back. */
+export const StageDeployment = z.object({
+  application: z.string(),
+  environment: z.string(),
+  versionLabel: z.string(),
+  previousVersionLabel: z.string().nullable(),
+  requestId: z.string(),
+  startedAt: z.string(),
+  deadline: z.string(),
+});
+export type StageDeployment = z.infer<typeof StageDeployment>;
+
+export const HealthVerdict = z.enum(['healthy', 'inProgress', 'failed', 'timedOut']);
+export type HealthVerdict = z.infer<typeof HealthVerdict>;
+
+/** One look at the environment, classified. */
+export const HealthReport = z.object({
+  verdict: HealthVerdict,
+  environment: z.string(),
+  status: z.string(),
+  health: z.string(),
+  healthStatus: z.string().nullable(),
+  versionLabel: z.string().nullable(),
+  /** Why it is not healthy, in EB's own words (health causes and ERROR events of our request). */
+  causes: z.array(z.string()),
+  checkedAt: z.string(),
+});
+export type HealthReport = z.infer<typeof HealthReport>;

@@ -1,0 +1,132 @@
+/**
+ * The one error vocabulary of greenlight.
+ *
+ * Each class carries a literal `name`: Lambda reports it as `errorType`, and the state machine's
+ * `Retry`/`Catch` match it in `ErrorEquals`. The literal survives minification; class names do not.
+ */
+
+/** Base of every error the pipeline raises on purpose; `detail` is structured data for people and audit. */
+export abstract class GreenlightError extends Error {
+  abstract override readonly name: string;
+  readonly detail: Record<string, unknown>;
+
+  constructor(message: string, detail: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.detail = detail;
+  }
+}
+
+/** The configuration file is missing, unreadable or does not match the schema. */
+export class ConfigurationError extends GreenlightError {
+  override readonly name = 'ConfigurationError' as const;
+}
+
+/** The pushed tag may not deploy anywhere (for example `latest`, or no stage's rules match). */
+export class TagPolicyViolationError extends GreenlightError {
+  override readonly name = 'TagPolicyViolationError' as const;
+}
+
+/** The pushed repository is not part of any configured application. */
+export class UnknownRepositoryError extends GreenlightError {
+  override readonly name = 'UnknownRepositoryError' as const;
+}
+
+/** The image (by digest) or its repository is not in ECR, e.g. deleted after the push. */
+export class ImageNotFoundError extends GreenlightError {
+  override readonly name = 'ImageNotFoundError' as const;
+}
+
+/** A bundle template cannot be rendered (missing file, unknown placeholder, bad Dockerrun). */
+export class BundleRenderError extends GreenlightError {
+  override readonly name = 'BundleRenderError' as const;
+}
+
+/** An application version with our label exists but points to a different bundle. */
+export class VersionConflictError extends GreenlightError {
+  override readonly name = 'VersionConflictError' as const;
+}
+
+/** Elastic Beanstalk could not process the application version (status Failed). */
+export class VersionProcessingFailedError extends GreenlightError {
+  override readonly name = 'VersionProcessingFailedError' as const;
+}
+
+/** The environment is busy (not Ready); the state machine retries with backoff. */
+export class EnvironmentNotReadyError extends GreenlightError {
+  override readonly name = 'EnvironmentNotReadyError' as const;
+}
+
+/** The target environment does not exist (or is terminated). */
+export class EnvironmentNotFoundError extends GreenlightError {
+  override readonly name = 'EnvironmentNotFoundError' as const;
+}
+
+/** A newer push is already deployed or deploying to this environment: ours must not go backwards. */
+export class SupersededError extends GreenlightError {
+  override readonly name = 'SupersededError' as const;
+}
+
+/** The deployment failed (health, timeout or EB errors); the cause names the EB events. */
+export class DeploymentFailedError extends GreenlightError {
+  override readonly name = 'DeploymentFailedError' as const;
+}
+
+/** The rollback itself did not bring the environment back to health: a person must look now. */
+export class RollbackFailedError extends GreenlightError {
+  override readonly name = 'RollbackFailedError' as const;
+}
+
+/** AWS throttled or briefly failed a call; safe to retry from the state machine. */
+export class TransientAwsError extends GreenlightError {
+  override readonly name = 'TransientAwsError' as const;
+}
+
+/** Every name the state machine may match, so the ASL and the code can be checked against each other. */
+export const errorNames = [
+  'ConfigurationError',
+  'TagPolicyViolationError',
+  'UnknownRepositoryError',
+  'ImageNotFoundError',
+  'BundleRenderError',
+  'VersionConflictError',
+  'VersionProcessingFailedError',
+  'EnvironmentNotReadyError',
+  'EnvironmentNotFoundError',
+  'SupersededError',
+  'DeploymentFailedError',
+  'RollbackFailedError',
+  'TransientAwsError',
+] as const;
+
+export type ErrorName = (typeof errorNames)[number];
+
+/** Error names of AWS SDK exceptions that mean "try again later". */
+const transientAwsErrorNames = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'InternalFailure',
+  'InternalServerError',
+  'InternalError',
+  'SlowDown',
+]);
+
+/** Whether an SDK error is one AWS asks us to retry (throttling, 5xx). */
+export function isTransientAwsError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return transientAwsErrorNames.has(error.name) || (status !== undefined && status >= 500);
+}
+
+/** Turns a thrown value into the error the state machine should see: SDK throttling becomes TransientAwsError. */
+export function toPipelineError(error: unknown): Error {
+  if (error instanceof GreenlightError) return error;
+  if (isTransientAwsError(error)) {
+    const e = error as Error;
+    return new TransientAwsError(`${e.name}: ${e.message}`, { awsError: e.name }, { cause: e });
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
