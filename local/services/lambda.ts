@@ -1,0 +1,133 @@
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Context } from 'aws-lambda';
+import { jsonError } from '../protocol/json.ts';
+import { AwsServiceError, type LocalRequest, type LocalResponse } from '../protocol/types.ts';
+
+/** A function as serverless.yml declares it: `handler: functions/deploy/handler.handler`. */
+export interface LocalFunction {
+  readonly name: string;
+  /** The module path (without extension) and the export, split from serverless.yml's `handler`. */
+  readonly handler: string;
+  readonly timeoutSeconds: number;
+  readonly memorySize: number;
+}
+
+/** Outcome of one invocation, shaped like Lambda's: a payload, or an error payload with its type. */
+export type InvocationResult =
+  | { ok: true; payload: unknown; durationMs: number }
+  | { ok: false; error: { errorType: string; errorMessage: string; trace: string[] }; durationMs: number };
+
+/** Observer of invocations (the Step Functions emulator records them in the execution history). */
+export type InvocationListener = (name: string, result: InvocationResult) => void;
+
+/**
+ * Lambda, locally: the real handler modules run in this process with a Lambda-like context,
+ * reachable in-process and over the Invoke API (`aws lambda invoke` works).
+ */
+export class LocalLambda {
+  private readonly functions = new Map<string, LocalFunction>();
+  private readonly modules = new Map<string, Promise<Record<string, unknown>>>();
+
+  constructor(
+    private readonly projectRoot: string,
+    private readonly region: string,
+    private readonly accountId: string,
+  ) {}
+
+  register(fn: LocalFunction): void {
+    this.functions.set(fn.name, fn);
+  }
+
+  arnOf(name: string): string {
+    return `arn:aws:lambda:${this.region}:${this.accountId}:function:${name}`;
+  }
+
+  /** Finds a function by name or ARN (with or without a qualifier). */
+  find(nameOrArn: string): LocalFunction | undefined {
+    const name = nameOrArn.startsWith('arn:') ? (nameOrArn.split(':')[6] ?? '') : nameOrArn.split(':')[0]!;
+    return this.functions.get(name);
+  }
+
+  names(): string[] {
+    return [...this.functions.keys()];
+  }
+
+  /** Runs a handler as Lambda would; a thrown error becomes `{ errorType: error.name, errorMessage }`. */
+  async invoke(nameOrArn: string, payload: unknown): Promise<InvocationResult> {
+    const fn = this.find(nameOrArn);
+    if (!fn) throw new AwsServiceError('ResourceNotFoundException', `Function not found: ${nameOrArn}`, 404);
+    const started = Date.now();
+    const context = this.context(fn, started);
+    try {
+      const handler = await this.load(fn);
+      const output = await handler(structuredClone(payload ?? {}), context);
+      return { ok: true, payload: output === undefined ? null : JSON.parse(JSON.stringify(output)), durationMs: Date.now() - started };
+    } catch (thrown) {
+      const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+      return {
+        ok: false,
+        error: { errorType: error.name || 'Error', errorMessage: error.message, trace: (error.stack ?? '').split('\n') },
+        durationMs: Date.now() - started,
+      };
+    }
+  }
+
+  /** The Invoke API: POST /2015-03-31/functions/{name}/invocations. */
+  async handle(request: LocalRequest): Promise<LocalResponse> {
+    const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(request.path);
+    try {
+      if (!match || request.method !== 'POST') throw new AwsServiceError('UnknownOperationException', `Unknown operation ${request.method} ${request.path}`);
+      const name = decodeURIComponent(match[1]!);
+      let payload: unknown = {};
+      const text = request.body.toString('utf8');
+      if (text.trim() !== '') {
+        try {
+          payload = JSON.parse(text);
+        } catch {
+          throw new AwsServiceError('InvalidRequestContentException', 'Could not parse request body into json');
+        }
+      }
+      const result = await this.invoke(name, payload);
+      const headers: Record<string, string> = { 'content-type': 'application/json', 'x-amz-executed-version': '$LATEST', 'x-amzn-requestid': request.requestId };
+      if (!result.ok) headers['x-amz-function-error'] = 'Unhandled';
+      return { status: 200, headers, body: JSON.stringify(result.ok ? result.payload : result.error) };
+    } catch (error) {
+      if (error instanceof AwsServiceError) return jsonError('1.1', error);
+      throw error;
+    }
+  }
+
+  private async load(fn: LocalFunction): Promise<(event: unknown, context: Context) => Promise<unknown>> {
+    const dot = fn.handler.lastIndexOf('.');
+    const modulePath = fn.handler.slice(0, dot);
+    const exportName = fn.handler.slice(dot + 1);
+    let loaded = this.modules.get(modulePath);
+    if (!loaded) {
+      loaded = import(pathToFileURL(resolve(this.projectRoot, `${modulePath}.ts`)).href) as Promise<Record<string, unknown>>;
+      this.modules.set(modulePath, loaded);
+    }
+    const handler = (await loaded)[exportName];
+    if (typeof handler !== 'function') throw new Error(`${fn.handler}: the module has no exported function ${exportName}`);
+    return handler as (event: unknown, context: Context) => Promise<unknown>;
+  }
+
+  private context(fn: LocalFunction, started: number): Context {
+    const deadline = started + fn.timeoutSeconds * 1000;
+    return {
+      callbackWaitsForEmptyEventLoop: false,
+      functionName: fn.name,
+      functionVersion: '$LATEST',
+      invokedFunctionArn: this.arnOf(fn.name),
+      memoryLimitInMB: String(fn.memorySize),
+      awsRequestId: randomUUID(),
+      logGroupName: `/aws/lambda/${fn.name}`,
+      logStreamName: `local/${fn.name}`,
+      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+      done: () => undefined,
+      fail: () => undefined,
+      succeed: () => undefined,
+    };
+  }
+}

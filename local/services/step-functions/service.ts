@@ -1,0 +1,267 @@
+import type { Faults } from '../../faults.ts';
+import { jsonService } from '../../protocol/json.ts';
+import { AwsServiceError } from '../../protocol/types.ts';
+import type { BusEvent } from '../event-bus.ts';
+import type { LocalLambda } from '../lambda.ts';
+import { type AslMachine, definitionProblems } from './definition.ts';
+import { type ExecutionRecord, type ExecutionStatus, startExecution } from './execution.ts';
+import { TaskTokens } from './task-tokens.ts';
+
+interface StateMachineRecord {
+  stateMachineArn: string;
+  name: string;
+  definition: string;
+  roleArn: string;
+  type: 'STANDARD' | 'EXPRESS';
+  creationDate: Date;
+}
+
+export interface LocalStepFunctionsDeps {
+  readonly region: string;
+  readonly accountId: string;
+  readonly lambda: LocalLambda;
+  readonly faults: Faults;
+  /** Where execution status changes go (EventBridge, as AWS sends them). */
+  readonly emit: (source: string, detailType: string, detail: Record<string, unknown>, resources: string[]) => void;
+}
+
+/** Characters AWS refuses in state machine and execution names. */
+const forbiddenNameCharacters = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]/;
+
+function checkName(name: unknown, what: string): string {
+  if (typeof name !== 'string' || name.length < 1 || name.length > 80 || forbiddenNameCharacters.test(name)) {
+    throw new AwsServiceError('InvalidName', `Invalid Name: '${String(name)}' (${what} names are 1–80 characters without spaces or < > { } [ ] ? * " # % \\ ^ | ~ \` $ & , ; : /)`);
+  }
+  return name;
+}
+
+function requireString(input: Record<string, unknown>, field: string): string {
+  const value = input[field];
+  if (typeof value !== 'string' || value === '') {
+    throw new AwsServiceError('ValidationException', `1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`);
+  }
+  return value;
+}
+
+function paginate<T>(items: T[], input: { maxResults?: number; nextToken?: string }): { page: T[]; nextToken?: string } {
+  const start = input.nextToken ? Number(Buffer.from(input.nextToken, 'base64url').toString()) : 0;
+  if (!Number.isInteger(start) || start < 0) throw new AwsServiceError('InvalidToken', 'Invalid Token: the pagination token is not valid');
+  const size = input.maxResults && input.maxResults > 0 ? Math.min(input.maxResults, 1000) : 100;
+  const page = items.slice(start, start + size);
+  return start + size < items.length ? { page, nextToken: Buffer.from(String(start + size)).toString('base64url') } : { page };
+}
+
+/**
+ * Step Functions on the local endpoint (awsJson1.0): state machines, executions run by
+ * aws-local-stepfunctions, execution history in AWS's event vocabulary, and task tokens.
+ */
+export class LocalStepFunctions {
+  readonly tokens = new TaskTokens();
+  private readonly machines = new Map<string, StateMachineRecord>();
+  private readonly executions = new Map<string, ExecutionRecord>();
+
+  constructor(private readonly deps: LocalStepFunctionsDeps) {}
+
+  /** Creates (or returns the identical) state machine; used by the CLI to install serverless.yml's machine. */
+  createStateMachine(name: string, definition: string, roleArn: string, type: 'STANDARD' | 'EXPRESS' = 'STANDARD'): StateMachineRecord {
+    checkName(name, 'state machine');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(definition);
+    } catch {
+      throw new AwsServiceError('InvalidDefinition', 'Invalid State Machine Definition: the definition is not valid JSON');
+    }
+    const problems = definitionProblems(parsed);
+    if (problems.length > 0) throw new AwsServiceError('InvalidDefinition', `Invalid State Machine Definition: '${problems.join("', '")}'`);
+    const stateMachineArn = `arn:aws:states:${this.deps.region}:${this.deps.accountId}:stateMachine:${name}`;
+    const existing = this.machines.get(stateMachineArn);
+    if (existing) {
+      if (existing.definition === definition && existing.roleArn === roleArn) return existing;
+      throw new AwsServiceError('StateMachineAlreadyExists', `State Machine Already Exists: '${stateMachineArn}'`);
+    }
+    const record = { stateMachineArn, name, definition, roleArn, type, creationDate: new Date() };
+    this.machines.set(stateMachineArn, record);
+    return record;
+  }
+
+  /** Replaces a state machine's definition (UpdateStateMachine), e.g. when serverless.yml changed. */
+  updateStateMachine(stateMachineArn: string, definition: string): void {
+    const machine = this.machine(stateMachineArn);
+    const problems = definitionProblems(JSON.parse(definition));
+    if (problems.length > 0) throw new AwsServiceError('InvalidDefinition', `Invalid State Machine Definition: '${problems.join("', '")}'`);
+    machine.definition = definition;
+  }
+
+  /** Starts an execution with AWS's name rules: a running one with the same name and input is returned as is. */
+  start(stateMachineArn: string, name: string, input: string): ExecutionRecord {
+    const machine = this.machine(stateMachineArn);
+    checkName(name, 'execution');
+    try {
+      JSON.parse(input);
+    } catch {
+      throw new AwsServiceError('InvalidExecutionInput', 'Invalid Execution Input: the input is not valid JSON');
+    }
+    const executionArn = `arn:aws:states:${this.deps.region}:${this.deps.accountId}:execution:${machine.name}:${name}`;
+    const existing = this.executions.get(executionArn);
+    if (existing) {
+      if (existing.status === 'RUNNING' && existing.input === input) return existing;
+      throw new AwsServiceError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
+    }
+    const record: ExecutionRecord = {
+      executionArn,
+      name,
+      stateMachineArn,
+      input,
+      status: 'RUNNING',
+      startDate: new Date(),
+      history: [],
+      done: Promise.resolve(),
+    };
+    this.executions.set(executionArn, record);
+    startExecution(record, JSON.parse(machine.definition) as AslMachine, {
+      lambda: this.deps.lambda,
+      tokens: this.tokens,
+      faults: this.deps.faults,
+      region: this.deps.region,
+      roleArn: machine.roleArn,
+      stateMachineName: machine.name,
+      onEnd: (execution) => this.emitStatusChange(execution),
+    });
+    this.emitStatusChange(record);
+    return record;
+  }
+
+  execution(executionArn: string): ExecutionRecord {
+    const execution = this.executions.get(executionArn);
+    if (!execution) throw new AwsServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+    return execution;
+  }
+
+  listExecutions(stateMachineArn?: string): ExecutionRecord[] {
+    return [...this.executions.values()].filter((e) => !stateMachineArn || e.stateMachineArn === stateMachineArn).sort((a, b) => b.startDate.getTime() - a.startDate.getTime());
+  }
+
+  /** Resolves when no execution is running (tests and the CLI use it to finish cleanly). */
+  async settle(): Promise<void> {
+    await Promise.all([...this.executions.values()].map((e) => e.done));
+  }
+
+  /** Stops every running execution (on shutdown). */
+  stopAll(): void {
+    for (const execution of this.executions.values()) if (execution.status === 'RUNNING') execution.stop?.('greenlight.Shutdown', 'The local endpoint stopped');
+  }
+
+  private machine(stateMachineArn: string): StateMachineRecord {
+    const machine = this.machines.get(stateMachineArn);
+    if (!machine) throw new AwsServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
+    return machine;
+  }
+
+  private emitStatusChange(execution: ExecutionRecord): void {
+    this.deps.emit('aws.states', 'Step Functions Execution Status Change', {
+      executionArn: execution.executionArn,
+      stateMachineArn: execution.stateMachineArn,
+      name: execution.name,
+      status: execution.status,
+      startDate: execution.startDate.getTime(),
+      stopDate: execution.stopDate?.getTime() ?? null,
+      input: execution.input,
+      output: execution.output ?? null,
+      error: execution.error ?? null,
+      cause: execution.cause ?? null,
+    }, [execution.executionArn]);
+  }
+
+  private describe(execution: ExecutionRecord) {
+    return {
+      executionArn: execution.executionArn,
+      stateMachineArn: execution.stateMachineArn,
+      name: execution.name,
+      status: execution.status,
+      startDate: execution.startDate,
+      stopDate: execution.stopDate,
+      input: execution.input,
+      inputDetails: { included: true },
+      output: execution.output,
+      outputDetails: execution.output === undefined ? undefined : { included: true },
+      error: execution.error,
+      cause: execution.cause,
+    };
+  }
+
+  readonly handle = jsonService({
+    targetPrefix: 'AWSStepFunctions',
+    version: '1.0',
+    operations: {
+      CreateStateMachine: (input: Record<string, unknown>) => {
+        const record = this.createStateMachine(requireString(input, 'name'), requireString(input, 'definition'), requireString(input, 'roleArn'), (input.type as 'STANDARD') ?? 'STANDARD');
+        return { stateMachineArn: record.stateMachineArn, creationDate: record.creationDate };
+      },
+      UpdateStateMachine: (input: Record<string, unknown>) => {
+        const arn = requireString(input, 'stateMachineArn');
+        if (typeof input.definition === 'string') this.updateStateMachine(arn, input.definition);
+        return { updateDate: new Date() };
+      },
+      DescribeStateMachine: (input: Record<string, unknown>) => {
+        const m = this.machine(requireString(input, 'stateMachineArn'));
+        return { stateMachineArn: m.stateMachineArn, name: m.name, status: 'ACTIVE', definition: m.definition, roleArn: m.roleArn, type: m.type, creationDate: m.creationDate };
+      },
+      ListStateMachines: (input: { maxResults?: number; nextToken?: string }) => {
+        const { page, nextToken } = paginate([...this.machines.values()], input);
+        return { stateMachines: page.map((m) => ({ stateMachineArn: m.stateMachineArn, name: m.name, type: m.type, creationDate: m.creationDate })), nextToken };
+      },
+      DeleteStateMachine: (input: Record<string, unknown>) => {
+        this.machines.delete(requireString(input, 'stateMachineArn'));
+        return {};
+      },
+      StartExecution: (input: Record<string, unknown>) => {
+        const name = input.name === undefined ? crypto.randomUUID() : input.name;
+        const execution = this.start(requireString(input, 'stateMachineArn'), name as string, (input.input as string | undefined) ?? '{}');
+        return { executionArn: execution.executionArn, startDate: execution.startDate };
+      },
+      DescribeExecution: (input: Record<string, unknown>) => this.describe(this.execution(requireString(input, 'executionArn'))),
+      ListExecutions: (input: { stateMachineArn?: string; statusFilter?: ExecutionStatus; maxResults?: number; nextToken?: string }) => {
+        const arn = requireString(input as Record<string, unknown>, 'stateMachineArn');
+        this.machine(arn);
+        const all = this.listExecutions(arn).filter((e) => !input.statusFilter || e.status === input.statusFilter);
+        const { page, nextToken } = paginate(all, input);
+        return {
+          executions: page.map((e) => ({ executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: e.startDate, stopDate: e.stopDate })),
+          nextToken,
+        };
+      },
+      GetExecutionHistory: (input: { executionArn?: string; reverseOrder?: boolean; maxResults?: number; nextToken?: string; includeExecutionData?: boolean }) => {
+        const execution = this.execution(requireString(input as Record<string, unknown>, 'executionArn'));
+        const events = input.reverseOrder ? [...execution.history].reverse() : execution.history;
+        const { page, nextToken } = paginate(events, input);
+        return { events: page, nextToken };
+      },
+      StopExecution: (input: Record<string, unknown>) => {
+        const execution = this.execution(requireString(input, 'executionArn'));
+        if (execution.status === 'RUNNING') execution.stop?.(input.error as string | undefined, input.cause as string | undefined);
+        return { stopDate: new Date() };
+      },
+      SendTaskSuccess: (input: Record<string, unknown>) => {
+        const output = requireString(input, 'output');
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(output);
+        } catch {
+          throw new AwsServiceError('InvalidOutput', 'Invalid Output: the output is not valid JSON');
+        }
+        this.tokens.answer(requireString(input, 'taskToken'), { ok: true, output: parsed });
+        return {};
+      },
+      SendTaskFailure: (input: Record<string, unknown>) => {
+        this.tokens.answer(requireString(input, 'taskToken'), { ok: false, error: (input.error as string) ?? '', cause: (input.cause as string) ?? '' });
+        return {};
+      },
+      SendTaskHeartbeat: (input: Record<string, unknown>) => {
+        this.tokens.heartbeat(requireString(input, 'taskToken'));
+        return {};
+      },
+    },
+  });
+}
+
+export type { BusEvent };

@@ -1,0 +1,106 @@
+import { DescribeEnvironmentHealthCommand, DescribeEventsCommand, InvalidRequestException } from '@aws-sdk/client-elastic-beanstalk';
+import type { ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
+import type { HealthPolicy, HealthReport, StageDeployment } from './contracts.ts';
+import { alreadyDeployed, describeEnvironment } from './deploy.ts';
+
+/** What one look at an environment saw, before any judgement. */
+export interface EnvironmentSnapshot {
+  status: string;
+  health: string;
+  healthStatus: string | null;
+  versionLabel: string | null;
+  abortableOperationInProgress: boolean;
+  /** Enhanced-health causes (empty without enhanced health). */
+  healthCauses: string[];
+  /** ERROR events of our request, newest first. */
+  errorEvents: string[];
+}
+
+function dedupe(texts: string[]): string[] {
+  return [...new Set(texts.filter((text) => text.trim() !== ''))];
+}
+
+/**
+ * Judges a snapshot against the health policy; EB ERROR events and a version that silently did not
+ * change count as failures even when EB calls the environment Ready.
+ */
+export function classifyHealth(snapshot: EnvironmentSnapshot, policy: HealthPolicy, deployment: StageDeployment, now: Date): HealthReport {
+  const ready = snapshot.status === 'Ready';
+  const ours = snapshot.versionLabel === deployment.versionLabel;
+  const healthy = ready && ours && (policy.accept as string[]).includes(snapshot.health);
+  const failed =
+    snapshot.errorEvents.length > 0 ||
+    (ready && snapshot.health === 'Red') ||
+    (ready && !snapshot.abortableOperationInProgress && !ours);
+  const timedOut = now.getTime() > Date.parse(deployment.deadline);
+  const verdict = failed ? 'failed' : healthy ? 'healthy' : timedOut ? 'timedOut' : 'inProgress';
+  return {
+    verdict,
+    environment: deployment.environment,
+    status: snapshot.status,
+    health: snapshot.health,
+    healthStatus: snapshot.healthStatus,
+    versionLabel: snapshot.versionLabel,
+    causes: dedupe([...snapshot.errorEvents, ...snapshot.healthCauses]),
+    checkedAt: now.toISOString(),
+  };
+}
+
+function isNotSupported(error: unknown): boolean {
+  const e = error as { name?: string; message?: string };
+  return (error instanceof InvalidRequestException || e?.name === 'InvalidRequestException') && /not supported/i.test(e.message ?? '');
+}
+
+/** Looks at the environment once (status, enhanced health, ERROR events of our update) for the state machine's wait loop. */
+export async function checkHealth(
+  { eb }: { eb: ElasticBeanstalkClient },
+  input: { deployment: StageDeployment; policy: HealthPolicy; now?: Date },
+): Promise<HealthReport> {
+  const { deployment } = input;
+  const env = await describeEnvironment(eb, deployment.application, deployment.environment);
+
+  let healthStatus: string | null = env.HealthStatus ?? null;
+  let healthCauses: string[] = [];
+  try {
+    const enhanced = await eb.send(new DescribeEnvironmentHealthCommand({ EnvironmentName: deployment.environment, AttributeNames: ['All'] }));
+    healthStatus = enhanced.HealthStatus ?? healthStatus;
+    healthCauses = enhanced.Causes ?? [];
+  } catch (error) {
+    if (!isNotSupported(error)) throw error;
+  }
+
+  const ownRequest = deployment.requestId !== alreadyDeployed && deployment.requestId !== 'unknown';
+  const { Events = [] } = await eb.send(
+    new DescribeEventsCommand({
+      ApplicationName: deployment.application,
+      EnvironmentName: deployment.environment,
+      ...(ownRequest ? { RequestId: deployment.requestId } : {}),
+      Severity: 'ERROR',
+      StartTime: new Date(deployment.startedAt),
+    }),
+  );
+  const errorEvents = [...Events]
+    .sort((a, b) => (b.EventDate?.getTime() ?? 0) - (a.EventDate?.getTime() ?? 0))
+    .map((event) => event.Message ?? '')
+    .filter((message) => message !== '');
+
+  const snapshot: EnvironmentSnapshot = {
+    status: env.Status ?? 'Unknown',
+    health: env.Health ?? 'Grey',
+    healthStatus,
+    versionLabel: env.VersionLabel ?? null,
+    abortableOperationInProgress: env.AbortableOperationInProgress ?? false,
+    healthCauses,
+    errorEvents,
+  };
+  return classifyHealth(snapshot, input.policy, deployment, input.now ?? new Date());
+}
+
+/** The one-paragraph cause of a DeploymentFailedError: where, which version, and what EB said. */
+export function failureMessage(report: HealthReport, deployment: StageDeployment): string {
+  const what = report.verdict === 'timedOut' ? `did not become healthy by ${deployment.deadline}` : 'failed';
+  const health = report.healthStatus ? `${report.health} (${report.healthStatus})` : report.health;
+  const running = report.versionLabel === deployment.versionLabel ? 'it runs our version' : `it runs ${report.versionLabel ?? 'no version'}`;
+  const said = report.causes.length > 0 ? `EB said: ${report.causes.map((cause) => JSON.stringify(cause)).join('; ')}.` : 'EB reported no error events or health causes.';
+  return `Deployment of version ${deployment.versionLabel} to environment ${deployment.environment} (application ${deployment.application}) ${what}: status ${report.status}, health ${health}, ${running}. ${said}`;
+}

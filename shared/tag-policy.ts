@@ -1,0 +1,104 @@
+import picomatch from 'picomatch';
+import semver from 'semver';
+import type { PlannedStage } from './contracts.ts';
+import type { StageConfig } from './config/schema.ts';
+import { ConfigurationError, TagPolicyViolationError } from './errors.ts';
+
+/** A later stage the tag does not reach, and why, so people see where promotion stops. */
+export interface SkippedStage {
+  environment: string;
+  reason: string;
+}
+
+/** The stages a tag deploys to, in order, and the ones it does not reach. */
+export interface StagePlan {
+  stages: PlannedStage[];
+  skippedStages: SkippedStage[];
+}
+
+const ecrTagPattern = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+/** Rejects a tag ECR itself could not hold, so a forged or mangled event never reaches a stage. */
+export function checkTagSyntax(tag: string): void {
+  if (!ecrTagPattern.test(tag)) {
+    throw new TagPolicyViolationError(
+      `tag ${JSON.stringify(tag)} is not a valid ECR tag: 1–128 letters, digits, _ . -, not starting with . or -`,
+      { tag },
+    );
+  }
+}
+
+/**
+ * Whether a tag satisfies one stage rule: `semver:<range>`, `regex:<pattern>` (used as written, so
+ * write `^…$` to anchor it) or a picomatch glob; config mistakes surface as ConfigurationError.
+ */
+export function matchTagRule(tag: string, rule: string): boolean {
+  if (rule.startsWith('semver:')) {
+    const range = rule.slice('semver:'.length);
+    if (semver.validRange(range) === null) {
+      throw new ConfigurationError(`tag rule ${JSON.stringify(rule)} is not a valid semver range`, { rule });
+    }
+    const version = semver.valid(tag.replace(/^v/, ''));
+    return version !== null && semver.satisfies(version, range);
+  }
+  if (rule.startsWith('regex:')) {
+    const pattern = rule.slice('regex:'.length);
+    let expression: RegExp;
+    try {
+      expression = new RegExp(pattern);
+    } catch (error) {
+      throw new ConfigurationError(`tag rule ${JSON.stringify(rule)} is not a valid regular expression: ${(error as Error).message}`, { rule }, { cause: error });
+    }
+    return expression.test(tag);
+  }
+  return picomatch.isMatch(tag, rule);
+}
+
+function matchesStage(tag: string, stage: StageConfig): boolean {
+  return stage.tags.some((rule) => matchTagRule(tag, rule));
+}
+
+function describeRules(stage: StageConfig): string {
+  return `${stage.environment} accepts ${stage.tags.join(', ')}`;
+}
+
+function plannedStage(stage: StageConfig): PlannedStage {
+  return stage.approval
+    ? { environment: stage.environment, approval: { approvers: [...stage.approval.approvers], timeoutSeconds: stage.approval.timeout } }
+    : { environment: stage.environment };
+}
+
+/**
+ * Decides which stages a pushed tag deploys to: it must match the first stage, then promotes while
+ * later stages match, so a dev-only tag never waits for a prod approval.
+ */
+export function planStages(tag: string, stages: StageConfig[], application?: string): StagePlan {
+  const ofApp = application === undefined ? '' : ` of app ${JSON.stringify(application)}`;
+  if (tag === 'latest') {
+    throw new TagPolicyViolationError(
+      `the tag "latest" never deploys${ofApp}: it moves with every push, so nobody could tell what runs; push an immutable tag such as v1.2.3 or git_<sha>`,
+      { tag, application },
+    );
+  }
+  const first = stages[0];
+  if (!first || !matchesStage(tag, first)) {
+    throw new TagPolicyViolationError(
+      `tag ${JSON.stringify(tag)} matches no stage${ofApp}: ${stages.map(describeRules).join('; ')}`,
+      { tag, application, rules: Object.fromEntries(stages.map((stage) => [stage.environment, stage.tags])) },
+    );
+  }
+  const planned: PlannedStage[] = [plannedStage(first)];
+  const skippedStages: SkippedStage[] = [];
+  let stopAt: StageConfig | undefined;
+  for (const stage of stages.slice(1)) {
+    if (stopAt) {
+      skippedStages.push({ environment: stage.environment, reason: `promotion stopped at ${stopAt.environment}, which tag ${JSON.stringify(tag)} does not match` });
+    } else if (matchesStage(tag, stage)) {
+      planned.push(plannedStage(stage));
+    } else {
+      stopAt = stage;
+      skippedStages.push({ environment: stage.environment, reason: `tag ${JSON.stringify(tag)} does not match: ${describeRules(stage)}` });
+    }
+  }
+  return { stages: planned, skippedStages };
+}
