@@ -1,10 +1,10 @@
+import type { ElasticBeanstalkClient, EnvironmentDescription } from '@aws-sdk/client-elastic-beanstalk';
 import {
   DescribeApplicationVersionsCommand,
   DescribeEnvironmentsCommand,
   OperationInProgressException,
   UpdateEnvironmentCommand,
 } from '@aws-sdk/client-elastic-beanstalk';
-import type { ElasticBeanstalkClient, EnvironmentDescription } from '@aws-sdk/client-elastic-beanstalk';
 import { pushedAtFromDescription } from './bundle/store.ts';
 import type { StageDeployment } from './contracts.ts';
 import { EnvironmentNotFoundError, EnvironmentNotReadyError, SupersededError } from './errors.ts';

@@ -76,6 +76,11 @@ export class RollbackFailedError extends GreenlightError {
   override readonly name = 'RollbackFailedError' as const;
 }
 
+/** A task got input that does not match its schema: the state machine and the code disagree (a bug). */
+export class InvalidTaskInputError extends GreenlightError {
+  override readonly name = 'InvalidTaskInputError' as const;
+}
+
 /** AWS throttled or briefly failed a call; safe to retry from the state machine. */
 export class TransientAwsError extends GreenlightError {
   override readonly name = 'TransientAwsError' as const;
@@ -96,6 +101,7 @@ export const errorNames = [
   'DeploymentFailedError',
   'RollbackFailedError',
   'TransientAwsError',
+  'InvalidTaskInputError',
 ] as const;
 
 export type ErrorName = (typeof errorNames)[number];

@@ -1,5 +1,5 @@
-import { DescribeEnvironmentHealthCommand, DescribeEventsCommand, InvalidRequestException } from '@aws-sdk/client-elastic-beanstalk';
 import type { ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
+import { DescribeEnvironmentHealthCommand, DescribeEventsCommand, InvalidRequestException } from '@aws-sdk/client-elastic-beanstalk';
 import type { HealthPolicy, HealthReport, StageDeployment } from './contracts.ts';
 import { alreadyDeployed, describeEnvironment } from './deploy.ts';
 

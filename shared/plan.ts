@@ -1,15 +1,15 @@
+import type { ECRClient, ImageDetail } from '@aws-sdk/client-ecr';
 import {
   DescribeImagesCommand,
   DescribeRepositoriesCommand,
   ImageNotFoundException,
-  RepositoryNotFoundException,
   paginateDescribeImages,
+  RepositoryNotFoundException,
 } from '@aws-sdk/client-ecr';
-import type { ECRClient, ImageDetail } from '@aws-sdk/client-ecr';
-import { DescribeApplicationVersionsCommand, DescribeEnvironmentsCommand } from '@aws-sdk/client-elastic-beanstalk';
 import type { ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { DescribeApplicationVersionsCommand, DescribeEnvironmentsCommand } from '@aws-sdk/client-elastic-beanstalk';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { isDigestPinned, referenceName } from './bundle/references.ts';
 import { imagesInBundle } from './bundle/zip.ts';
 import type { ApplicationConfig, GreenlightConfig } from './config/schema.ts';

@@ -1,7 +1,7 @@
 import picomatch from 'picomatch';
 import semver from 'semver';
-import type { PlannedStage } from './contracts.ts';
 import type { StageConfig } from './config/schema.ts';
+import type { PlannedStage } from './contracts.ts';
 import { ConfigurationError, TagPolicyViolationError } from './errors.ts';
 
 /** A later stage the tag does not reach, and why, so people see where promotion stops. */

@@ -1,5 +1,5 @@
-import { CreateApplicationVersionCommand, DescribeApplicationVersionsCommand, DescribeEventsCommand } from '@aws-sdk/client-elastic-beanstalk';
 import type { ApplicationVersionDescription, ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
+import { CreateApplicationVersionCommand, DescribeApplicationVersionsCommand, DescribeEventsCommand } from '@aws-sdk/client-elastic-beanstalk';
 import type { StoredBundle, VersionStatus } from './contracts.ts';
 import { VersionConflictError, VersionProcessingFailedError } from './errors.ts';
 

@@ -1,5 +1,5 @@
-import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { StoredBundle } from '../contracts.ts';
 import { bundleKey, versionLabel } from '../naming.ts';
 import { sha256Hex, zipBundle } from './zip.ts';

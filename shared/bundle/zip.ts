@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { unzipSync, zipSync } from 'fflate';
 import type { Zippable } from 'fflate';
+import { unzipSync, zipSync } from 'fflate';
 import { BundleRenderError } from '../errors.ts';
 import { imagesInEntries } from './references.ts';
 

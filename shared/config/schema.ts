@@ -22,7 +22,7 @@ const ArnPattern = z
 
 export const Approval = z.strictObject({
   approvers: z.array(ArnPattern).min(1, 'name at least one approver'),
-  timeout: Duration.default('72h'),
+  timeout: Duration.prefault('72h'),
 });
 
 export const Stage = z.strictObject({
@@ -37,7 +37,7 @@ export const HealthColour = z.enum(['Green', 'Yellow']);
 
 export const Health = z.strictObject({
   accept: z.array(HealthColour).min(1).default(['Green']),
-  timeout: Duration.default('20m'),
+  timeout: Duration.prefault('20m'),
 });
 
 export const Bundle = z.strictObject({
@@ -54,7 +54,7 @@ export const Application = z.strictObject({
   images: z.array(RepositoryName).min(1, 'list the ECR repositories whose pushes deploy this application'),
   bundle: Bundle,
   stages: z.array(Stage).min(1, 'an application needs at least one stage'),
-  health: Health.default({ accept: ['Green'], timeout: '20m' }),
+  health: Health.prefault({}),
 });
 
 export const GreenlightConfig = z

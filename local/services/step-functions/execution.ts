@@ -138,7 +138,10 @@ export function startExecution(record: ExecutionRecord, definition: AslMachine, 
     throw new TaskError(answer.error, answer.cause);
   }
 
-  const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false, checkPaths: true } });
+  // Node timers overflow past 24.8 days (a 30-day TimeoutSeconds would fire at once), so the
+  // execution timeout is kept here instead of in the library.
+  const { TimeoutSeconds: executionTimeoutSeconds, ...definitionWithoutTimeout } = definition;
+  const machine = new StateMachine(definitionWithoutTimeout as never, { validationOptions: { checkArn: false, checkPaths: true } });
   const run = machine.run(JSON.parse(record.input), {
     overrides: { taskResourceLocalHandlers: taskResourceLocalHandlers as never, waitTimeOverrides, retryIntervalOverrides },
     context: {
@@ -153,6 +156,7 @@ export function startExecution(record: ExecutionRecord, definition: AslMachine, 
     stopRequest = { error, cause };
     run.abort();
   };
+  const cancelTimeout = executionTimeoutSeconds ? longTimer(executionTimeoutSeconds * 1000, () => record.stop?.('States.Timeout', 'The execution timed out (TimeoutSeconds).')) : () => undefined;
 
   const recordEvents = (async () => {
     for await (const event of run.eventLogs) {
@@ -201,7 +205,11 @@ export function startExecution(record: ExecutionRecord, definition: AslMachine, 
       add('ExecutionSucceeded', { executionSucceededEventDetails: { output: record.output, outputDetails: { truncated: false } } });
     } catch (thrown) {
       await recordEvents.catch(() => undefined);
-      if (thrown instanceof ExecutionAbortedError || stopRequest) {
+      if (stopRequest?.error === 'States.Timeout') {
+        record.status = 'TIMED_OUT';
+        record.error = 'States.Timeout';
+        add('ExecutionTimedOut', { executionTimedOutEventDetails: { error: 'States.Timeout', cause: stopRequest.cause } });
+      } else if (thrown instanceof ExecutionAbortedError || stopRequest) {
         const error = stopRequest?.error;
         const cause = stopRequest?.cause;
         if (error === 'States.Runtime') {
@@ -225,12 +233,25 @@ export function startExecution(record: ExecutionRecord, definition: AslMachine, 
         add('ExecutionFailed', { executionFailedEventDetails: { error: record.error, cause: record.cause } });
       }
     } finally {
+      cancelTimeout();
       ended = true;
       record.stopDate = new Date();
       deps.tokens.closeExecution(record.executionArn);
       deps.onEnd(record);
     }
   })();
+}
+
+/** A timer for any duration (Node's own overflow past 2^31 ms); unref'd so it never keeps the process alive. */
+function longTimer(ms: number, fire: () => void): () => void {
+  const maxDelay = 2 ** 31 - 1;
+  let handle: NodeJS.Timeout;
+  const arm = (left: number) => {
+    handle = setTimeout(() => (left > maxDelay ? arm(left - maxDelay) : fire()), Math.min(left, maxDelay));
+    handle.unref();
+  };
+  arm(ms);
+  return () => clearTimeout(handle);
 }
 
 function replaceDeep(value: unknown, from: string, to: string): unknown {

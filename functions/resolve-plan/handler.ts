@@ -1,0 +1,14 @@
+import { z } from 'zod';
+import { ImagePush } from '../../shared/contracts.ts';
+import { loadConfig } from '../../shared/config/load.ts';
+import { resolvePlan } from '../../shared/plan.ts';
+import { clients } from '../../shared/runtime/clients.ts';
+import { taskHandler } from '../../shared/runtime/handler.ts';
+import { readSettings } from '../../shared/runtime/settings.ts';
+
+const settings = readSettings(['configFile']);
+
+/** Resolve Plan: which application and stages this push may reach, and the image verified by digest. */
+export const handler = taskHandler(z.object({ image: ImagePush, deploymentId: z.string() }), async ({ image, deploymentId }) =>
+  resolvePlan({ ecr: clients.ecr() }, { config: loadConfig(settings.configFile).config, image, deploymentId }),
+);

@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import { queryService } from '../protocol/query.ts';
+import { AwsServiceError, type LocalRequest, type LocalResponse } from '../protocol/types.ts';
+
+/** One published notification, kept so tests and the CLI can see what the pipeline told people. */
+export interface PublishedMessage {
+  readonly topicArn: string;
+  readonly subject?: string;
+  readonly message: string;
+  readonly at: Date;
+  readonly messageId: string;
+}
+
+type Input = Record<string, unknown>;
+
+const TOPIC_NAME = /^[A-Za-z0-9_-]{1,256}$/;
+const MAX_MESSAGE_BYTES = 256 * 1024;
+
+function invalidParameter(what: string): AwsServiceError {
+  return new AwsServiceError('InvalidParameter', `Invalid parameter: ${what}`);
+}
+
+function text(input: Input, key: string): string | undefined {
+  const value = input[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw invalidParameter(key);
+  return value;
+}
+
+/**
+ * Amazon SNS, locally: topics and Publish, no deliveries; every message is kept and handed to
+ * `onPublish`, which is where the CLI prints notifications.
+ */
+export class LocalSns {
+  readonly messages: PublishedMessage[] = [];
+  /** Called for every published message. */
+  onPublish: ((message: PublishedMessage) => void) | undefined;
+  private readonly topics = new Set<string>();
+  private readonly region: string;
+  private readonly accountId: string;
+
+  constructor(options: { region: string; accountId: string; onPublish?: (message: PublishedMessage) => void }) {
+    this.region = options.region;
+    this.accountId = options.accountId;
+    this.onPublish = options.onPublish;
+  }
+
+  /** Creates a topic (idempotent, as the API is) and returns its ARN. */
+  createTopic(name: string): string {
+    const fifo = name.endsWith('.fifo');
+    if (!TOPIC_NAME.test(fifo ? name.slice(0, -5) : name) || name.length > 256) {
+      throw invalidParameter('Topic Name');
+    }
+    const arn = `arn:aws:sns:${this.region}:${this.accountId}:${name}`;
+    this.topics.add(arn);
+    return arn;
+  }
+
+  /** Publishes to a topic as the API does; returns the message id. */
+  publish(topicArn: string, message: string, subject?: string): string {
+    if (!/^arn:aws[\w-]*:sns:[^:]+:\d{12}:[^:]+$/.test(topicArn)) throw invalidParameter('TopicArn');
+    if (!this.topics.has(topicArn)) throw new AwsServiceError('NotFound', 'Topic does not exist', 404);
+    if (message === '') throw invalidParameter('Empty message');
+    if (Buffer.byteLength(message) > MAX_MESSAGE_BYTES) throw invalidParameter('Message too long');
+    if (subject !== undefined && (subject === '' || subject.length > 100 || /[\r\n]/.test(subject) || /[^\x20-\x7e]/.test(subject))) {
+      throw invalidParameter('Subject');
+    }
+    const published: PublishedMessage = { topicArn, ...(subject === undefined ? {} : { subject }), message, at: new Date(), messageId: randomUUID() };
+    this.messages.push(published);
+    this.onPublish?.(published);
+    return published.messageId;
+  }
+
+  readonly handle: (request: LocalRequest) => Promise<LocalResponse> = queryService({
+    xmlns: 'http://sns.amazonaws.com/doc/2010-03-31/',
+    operations: {
+      CreateTopic: (input: Input) => {
+        const name = text(input, 'Name');
+        if (name === undefined || name === '') throw invalidParameter('Topic Name');
+        return { TopicArn: this.createTopic(name) };
+      },
+      ListTopics: (input: Input) => {
+        const all = [...this.topics];
+        const token = text(input, 'NextToken');
+        const start = token === undefined || token === '' ? 0 : Number(Buffer.from(token, 'base64url').toString('utf8'));
+        if (!Number.isInteger(start) || start < 0) throw invalidParameter('NextToken');
+        const page = all.slice(start, start + 100);
+        return {
+          Topics: page.map((TopicArn) => ({ TopicArn })),
+          ...(start + 100 < all.length ? { NextToken: Buffer.from(String(start + 100)).toString('base64url') } : {}),
+        };
+      },
+      DeleteTopic: (input: Input) => {
+        const arn = text(input, 'TopicArn');
+        if (arn === undefined || arn === '') throw invalidParameter('TopicArn');
+        // DeleteTopic is idempotent: deleting a missing topic succeeds.
+        this.topics.delete(arn);
+        return undefined;
+      },
+      Publish: (input: Input) => {
+        const topicArn = text(input, 'TopicArn') || text(input, 'TargetArn');
+        if (text(input, 'PhoneNumber')) throw invalidParameter('PhoneNumber Reason: SMS is not supported by the local endpoint');
+        if (!topicArn) throw invalidParameter('TopicArn or TargetArn Reason: no value for required parameter');
+        const message = text(input, 'Message');
+        if (message === undefined) {
+          throw new AwsServiceError('ValidationError', "1 validation error detected: Value null at 'message' failed to satisfy constraint: Member must not be null");
+        }
+        return { MessageId: this.publish(topicArn, message, text(input, 'Subject')) };
+      },
+    },
+  });
+}

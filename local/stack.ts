@@ -1,0 +1,117 @@
+import { dirname, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../shared/config/load.ts';
+import type { GreenlightConfig } from '../shared/config/schema.ts';
+import type { Faults } from './faults.ts';
+import { type LocalAws, startLocalAws } from './server.ts';
+import { type ServerlessManifest, readServerlessManifest } from './serverless-manifest.ts';
+
+/** The project folder: serverless.yml, functions/, statemachine/. */
+export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface GreenlightLocalOptions {
+  /** The greenlight configuration file (default greenlight.yml in the project). */
+  readonly configPath?: string;
+  readonly port?: number;
+  readonly faults?: Partial<Faults>;
+  /** Powertools log level for the handlers (SILENT keeps the terminal for the progress view). */
+  readonly lambdaLogLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+}
+
+/** The local pipeline: the endpoint, plus what `serverless deploy` would have created in AWS. */
+export interface GreenlightLocal {
+  readonly aws: LocalAws;
+  readonly endpoint: string;
+  readonly config: GreenlightConfig;
+  readonly configPath: string;
+  readonly stateMachineArn: string;
+  readonly bundleBucket: string;
+  readonly auditBucket: string;
+  readonly topicArn: string;
+  readonly manifest: ServerlessManifest;
+  close(): Promise<void>;
+}
+
+const stage = 'local';
+
+/**
+ * Starts the local endpoint and installs greenlight into it the way serverless.yml installs it
+ * into AWS: buckets, topic, functions with their environment, the state machine and the event rule;
+ * then creates the configured applications, environments and repositories.
+ */
+export async function startGreenlightLocal(options: GreenlightLocalOptions = {}): Promise<GreenlightLocal> {
+  const configPath = resolve(options.configPath ?? resolve(projectRoot, 'greenlight.yml'));
+  const { config } = loadConfig(configPath);
+  const aws = await startLocalAws({ port: options.port ?? 0, projectRoot, faults: options.faults });
+  try {
+    const bundleBucket = `greenlight-${stage}-bundles`;
+    const auditBucket = `greenlight-${stage}-audit`;
+    await aws.s3.createBucket(bundleBucket);
+    await aws.s3.createBucket(auditBucket);
+    const topicArn = aws.sns.createTopic(`greenlight-${stage}-notifications`);
+    const stateMachineName = `greenlight-${stage}-deploy-pipeline`;
+    const stateMachineArn = `arn:aws:states:${aws.region}:${aws.accountId}:stateMachine:${stateMachineName}`;
+
+    // serverless.yml reads the configuration path from GREENLIGHT_CONFIG, relative to the project.
+    process.env.GREENLIGHT_CONFIG = relative(projectRoot, configPath);
+    const manifest = readServerlessManifest(projectRoot, {
+      stage,
+      region: aws.region,
+      accountId: aws.accountId,
+      refs: { BundleBucket: bundleBucket, AuditBucket: auditBucket, DeployPipeline: stateMachineArn, NotificationTopic: topicArn },
+    });
+
+    // What the Lambda runtime gives every function: region, credentials, the task root, and here the endpoint.
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: aws.endpoint,
+      AWS_REGION: aws.region,
+      AWS_DEFAULT_REGION: aws.region,
+      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
+      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      LAMBDA_TASK_ROOT: projectRoot,
+    });
+    for (const fn of manifest.functions) {
+      for (const [name, value] of Object.entries(fn.environment)) process.env[name] = value;
+      aws.lambda.register({ name: fn.name, handler: fn.handler, timeoutSeconds: fn.timeoutSeconds, memorySize: fn.memorySize });
+      for (const [index, pattern] of fn.eventPatterns.entries()) {
+        aws.bus.addRule({
+          name: `${fn.key}-rule-${index + 1}`,
+          pattern,
+          target: async (event) => {
+            const result = await aws.lambda.invoke(fn.name, event);
+            if (!result.ok) throw new Error(`${result.error.errorType}: ${result.error.errorMessage}`);
+            return result.payload;
+          },
+        });
+      }
+    }
+    process.env.POWERTOOLS_LOG_LEVEL = options.lambdaLogLevel ?? 'SILENT';
+
+    const machine = manifest.stateMachines.find((m) => m.id === 'DeployPipeline');
+    if (!machine) throw new Error('serverless.yml declares no state machine with id DeployPipeline');
+    aws.sfn.createStateMachine(stateMachineName, JSON.stringify(machine.definition), `arn:aws:iam::${aws.accountId}:role/greenlight-${stage}-deploy-pipeline`);
+
+    for (const [application, app] of Object.entries(config.applications)) {
+      aws.eb.createApplication(application);
+      for (const { environment } of app.stages) aws.eb.createEnvironment(application, environment);
+      for (const repository of app.images) aws.ecr.createRepository(repository);
+    }
+
+    return {
+      aws,
+      endpoint: aws.endpoint,
+      config,
+      configPath,
+      stateMachineArn,
+      bundleBucket,
+      auditBucket,
+      topicArn,
+      manifest,
+      close: () => aws.close(),
+    };
+  } catch (error) {
+    await aws.close();
+    throw error;
+  }
+}

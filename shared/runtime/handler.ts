@@ -1,0 +1,30 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import type { z } from 'zod';
+import { InvalidTaskInputError, toPipelineError } from '../errors.ts';
+
+/** One structured JSON logger for every function; the service name is the function's. */
+export const logger = new Logger({ serviceName: 'greenlight' });
+
+/**
+ * Wraps a domain call as a Lambda handler: parse the input with its schema, run, and make sure what
+ * is thrown carries a name the state machine knows (SDK throttling becomes TransientAwsError).
+ */
+export function taskHandler<S extends z.ZodType, O>(schema: S, run: (input: z.output<S>, context: Context) => Promise<O>) {
+  return middy(async (event: unknown, context: Context): Promise<O> => {
+    const parsed = schema.safeParse(event);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(input)'}: ${issue.message}`);
+      throw new InvalidTaskInputError(`the task input does not match what ${context.functionName} expects: ${problems.join('; ')}`, { problems });
+    }
+    try {
+      return await run(parsed.data, context);
+    } catch (error) {
+      const pipelineError = toPipelineError(error);
+      logger.error('task failed', { error: pipelineError });
+      throw pipelineError;
+    }
+  }).use(injectLambdaContext(logger, { resetKeys: true }));
+}

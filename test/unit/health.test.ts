@@ -1,0 +1,154 @@
+import 'aws-sdk-client-mock-vitest/extend';
+import type { EnvironmentDescription } from '@aws-sdk/client-elastic-beanstalk';
+import {
+  DescribeEnvironmentHealthCommand,
+  DescribeEnvironmentsCommand,
+  DescribeEventsCommand,
+  ElasticBeanstalkClient,
+  InvalidRequestException,
+} from '@aws-sdk/client-elastic-beanstalk';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { HealthPolicy, StageDeployment } from '../../shared/contracts.ts';
+import type { EnvironmentSnapshot } from '../../shared/health.ts';
+import { checkHealth, classifyHealth, failureMessage } from '../../shared/health.ts';
+
+const deployment: StageDeployment = {
+  application: 'api',
+  environment: 'api-dev',
+  versionLabel: 'v2-bbb',
+  previousVersionLabel: 'v1-aaa',
+  requestId: 'req-1',
+  startedAt: '2025-03-01T12:00:00.000Z',
+  deadline: '2025-03-01T12:10:00.000Z',
+};
+const policy: HealthPolicy = { accept: ['Green'], timeoutSeconds: 600 };
+const during = new Date('2025-03-01T12:05:00.000Z');
+const after = new Date('2025-03-01T12:11:00.000Z');
+const snapshot = (over: Partial<EnvironmentSnapshot>): EnvironmentSnapshot => ({
+  status: 'Ready',
+  health: 'Green',
+  healthStatus: 'Ok',
+  versionLabel: 'v2-bbb',
+  abortableOperationInProgress: false,
+  healthCauses: [],
+  errorEvents: [],
+  ...over,
+});
+
+describe('classifyHealth', () => {
+  it('is healthy when Ready, on our version, with an accepted colour', () => {
+    expect(classifyHealth(snapshot({}), policy, deployment, during).verdict).toBe('healthy');
+  });
+
+  it('accepts Yellow only when the policy says so', () => {
+    expect(classifyHealth(snapshot({ health: 'Yellow' }), policy, deployment, during).verdict).toBe('inProgress');
+    expect(classifyHealth(snapshot({ health: 'Yellow' }), { ...policy, accept: ['Green', 'Yellow'] }, deployment, during).verdict).toBe('healthy');
+  });
+
+  it('keeps waiting while the environment updates', () => {
+    expect(classifyHealth(snapshot({ status: 'Updating', health: 'Grey', abortableOperationInProgress: true, versionLabel: 'v1-aaa' }), policy, deployment, during).verdict).toBe('inProgress');
+  });
+
+  it('fails on ERROR events of our request even if EB says Green', () => {
+    const report = classifyHealth(snapshot({ errorEvents: ['Failed to deploy application.'] }), policy, deployment, during);
+    expect(report.verdict).toBe('failed');
+    expect(report.causes).toEqual(['Failed to deploy application.']);
+  });
+
+  it('fails when Ready and Red', () => {
+    expect(classifyHealth(snapshot({ health: 'Red' }), policy, deployment, during).verdict).toBe('failed');
+  });
+
+  it('fails when EB is Ready again on another version (success reported after a failed deploy)', () => {
+    expect(classifyHealth(snapshot({ versionLabel: 'v1-aaa' }), policy, deployment, during).verdict).toBe('failed');
+  });
+
+  it('times out after the deadline when not healthy', () => {
+    expect(classifyHealth(snapshot({ health: 'Yellow' }), policy, deployment, after).verdict).toBe('timedOut');
+    expect(classifyHealth(snapshot({}), policy, deployment, after).verdict).toBe('healthy');
+  });
+
+  it('lists ERROR events first, then health causes, without duplicates', () => {
+    const report = classifyHealth(snapshot({ health: 'Red', errorEvents: ['b', 'a'], healthCauses: ['a', 'c'] }), policy, deployment, during);
+    expect(report.causes).toEqual(['b', 'a', 'c']);
+  });
+});
+
+describe('checkHealth', () => {
+  const eb = mockClient(ElasticBeanstalkClient);
+  const clients = { eb: new ElasticBeanstalkClient({}) };
+  const environment = (env: Partial<EnvironmentDescription>) => eb.on(DescribeEnvironmentsCommand).resolves({ Environments: [{ EnvironmentName: 'api-dev', ...env }] });
+
+  beforeEach(() => {
+    eb.reset();
+  });
+
+  it('reads enhanced health and the ERROR events of our own request', async () => {
+    environment({ Status: 'Ready', Health: 'Red', VersionLabel: 'v2-bbb' });
+    eb.on(DescribeEnvironmentHealthCommand).resolves({ HealthStatus: 'Severe', Causes: ['100 % of the requests are failing with HTTP 5xx.'] });
+    eb.on(DescribeEventsCommand).resolves({
+      Events: [
+        { Message: 'Failed to deploy application.', EventDate: new Date('2025-03-01T12:03:00Z') },
+        { Message: 'Instance deployment failed.', EventDate: new Date('2025-03-01T12:04:00Z') },
+      ],
+    });
+    const report = await checkHealth(clients, { deployment, policy, now: during });
+    expect(report).toEqual({
+      verdict: 'failed',
+      environment: 'api-dev',
+      status: 'Ready',
+      health: 'Red',
+      healthStatus: 'Severe',
+      versionLabel: 'v2-bbb',
+      causes: ['Instance deployment failed.', 'Failed to deploy application.', '100 % of the requests are failing with HTTP 5xx.'],
+      checkedAt: during.toISOString(),
+    });
+    expect(eb).toHaveReceivedCommandWith(DescribeEnvironmentHealthCommand, { EnvironmentName: 'api-dev', AttributeNames: ['All'] });
+    expect(eb).toHaveReceivedCommandWith(DescribeEventsCommand, {
+      ApplicationName: 'api',
+      EnvironmentName: 'api-dev',
+      RequestId: 'req-1',
+      Severity: 'ERROR',
+      StartTime: new Date(deployment.startedAt),
+    });
+  });
+
+  it('falls back to DescribeEnvironments when enhanced health is not supported', async () => {
+    environment({ Status: 'Ready', Health: 'Green', VersionLabel: 'v2-bbb' });
+    eb.on(DescribeEnvironmentHealthCommand).rejects(new InvalidRequestException({ message: 'DescribeEnvironmentHealth is not supported.', $metadata: {} }));
+    eb.on(DescribeEventsCommand).resolves({ Events: [] });
+    await expect(checkHealth(clients, { deployment, policy, now: during })).resolves.toMatchObject({ verdict: 'healthy', healthStatus: null });
+  });
+
+  it('lets other DescribeEnvironmentHealth errors through', async () => {
+    environment({ Status: 'Ready', Health: 'Green', VersionLabel: 'v2-bbb' });
+    eb.on(DescribeEnvironmentHealthCommand).rejects(new InvalidRequestException({ message: 'Environment is terminated.', $metadata: {} }));
+    await expect(checkHealth(clients, { deployment, policy, now: during })).rejects.toThrow('Environment is terminated.');
+  });
+
+  it('does not filter events by request when the version was already deployed', async () => {
+    environment({ Status: 'Ready', Health: 'Green', VersionLabel: 'v2-bbb' });
+    eb.on(DescribeEnvironmentHealthCommand).resolves({ HealthStatus: 'Ok', Causes: [] });
+    eb.on(DescribeEventsCommand).resolves({ Events: [] });
+    await checkHealth(clients, { deployment: { ...deployment, requestId: 'already-deployed' }, policy, now: during });
+    const call = eb.commandCalls(DescribeEventsCommand)[0];
+    expect(call?.args[0].input).not.toHaveProperty('RequestId');
+  });
+});
+
+describe('failureMessage', () => {
+  it('names the environment, the version and what EB said', () => {
+    const report = classifyHealth(snapshot({ health: 'Red', healthStatus: 'Severe', errorEvents: ['Failed to deploy application.'] }), policy, deployment, during);
+    const message = failureMessage(report, deployment);
+    expect(message).toContain('v2-bbb');
+    expect(message).toContain('api-dev');
+    expect(message).toContain('Red (Severe)');
+    expect(message).toContain('"Failed to deploy application."');
+  });
+
+  it('says when the deployment timed out', () => {
+    const report = classifyHealth(snapshot({ health: 'Yellow' }), policy, deployment, after);
+    expect(failureMessage(report, deployment)).toMatch(/did not become healthy by 2025-03-01T12:10:00.000Z.*no error events/);
+  });
+});
