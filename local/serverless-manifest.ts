@@ -169,7 +169,7 @@ function splitOnce(text: string, separator: string): [string, string | undefined
 /** `opt:stage, 'dev'` → ['opt:stage', 'dev']; a comma inside file(…) does not split. */
 function splitFallback(expression: string): [string, string | undefined] {
   const close = expression.lastIndexOf(')');
-  const comma = expression.indexOf(',', close < 0 ? 0 : close);
+  const comma = expression.indexOf(',', Math.max(close, 0));
   if (comma < 0) return [expression, undefined];
   const fallback = expression.slice(comma + 1).trim().replace(/^['"]|['"]$/g, '');
   return [expression.slice(0, comma), fallback];

@@ -19,11 +19,19 @@ export function decodeQueryParams(params: URLSearchParams): Record<string, unkno
   for (const [key, value] of params) {
     if (key === 'Action' || key === 'Version') continue;
     const parts = key.split('.');
+    // A key naming the prototype would write into Object.prototype of the whole process.
+    if (parts.some((part) => part === '__proto__' || part === 'constructor' || part === 'prototype')) {
+      throw new AwsServiceError('MalformedQueryString', `Invalid parameter name ${key}`);
+    }
     let node: any = root;
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i]!;
       const last = i === parts.length - 1;
       const next = parts[i + 1];
+      // `A=1&A.member.1=2` (or `A.B=…&A=…`): a scalar and a structure under one name.
+      if (!last && node[part] !== undefined && typeof node[part] !== 'object') {
+        throw new AwsServiceError('MalformedQueryString', `Parameter ${part} is given both as a value and as a structure`);
+      }
       if ((next === 'member' || next === 'entry') && !last) {
         node[part] ??= [];
         const index = Number(parts[i + 2]) - 1;
@@ -33,6 +41,9 @@ export function decodeQueryParams(params: URLSearchParams): Record<string, unkno
           break;
         }
         node[part][index] ??= {};
+        if (typeof node[part][index] !== 'object') {
+          throw new AwsServiceError('MalformedQueryString', `Parameter ${parts.slice(0, i + 3).join('.')} is given both as a value and as a structure`);
+        }
         node = node[part][index];
         i += 2;
         continue;

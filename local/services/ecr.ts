@@ -142,9 +142,9 @@ export class LocalEcr {
 
   /** Creates a repository (seeding); throws RepositoryAlreadyExistsException as the API does. */
   createRepository(name: string, options: { immutable?: boolean } = {}): { repositoryArn: string; repositoryUri: string } {
-    if (name.length < 2 || name.length > 256 || !REPOSITORY_NAME.test(name)) {
-      throw invalid('repositoryName', `must satisfy regular expression '${REPOSITORY_NAME.source.slice(1, -1)}'`);
-    }
+    if (name.length < 2) throw invalid('repositoryName', 'Member must have length greater than or equal to 2');
+    if (name.length > 256) throw invalid('repositoryName', 'Member must have length less than or equal to 256');
+    if (!REPOSITORY_NAME.test(name)) throw invalid('repositoryName', "must satisfy regular expression '(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*'");
     if (this.repositories.has(name)) {
       throw new AwsServiceError('RepositoryAlreadyExistsException', `The repository with name '${name}' already exists in the registry with id '${this.accountId}'`);
     }

@@ -265,14 +265,13 @@ export class LocalElasticBeanstalk {
     });
   }
 
-  /** Creates an environment (seeding); it is Launching for `faults.ebLaunchSeconds`, then Ready. */
-  async createEnvironment(
+  /** Creates an environment (seeding); it is Launching for `faults.ebLaunchSeconds` (and until its bundle is read), then Ready. */
+  createEnvironment(
     application: string,
     name: string,
     options: { versionLabel?: string; solutionStackName?: string; cnamePrefix?: string; enhancedHealth?: boolean } = {},
-  ): Promise<EnvironmentSnapshot> {
-    const env = await this.launch(application, name, { ...options, requestId: randomUUID() });
-    return this.describe(env);
+  ): EnvironmentSnapshot {
+    return this.describe(this.launch(application, name, { ...options, requestId: randomUUID() }));
   }
 
   /** The environment by name as DescribeEnvironments would show it now (the live one, else the last terminated), if any. */
@@ -342,7 +341,7 @@ export class LocalElasticBeanstalk {
     const now = Date.now();
     let outcome: ApplicationVersion['processOutcome'];
     if (options.process) {
-      const inspection = options.sourceBundle ? inspectBundle(await this.readObject(options.sourceBundle.S3Bucket, options.sourceBundle.S3Key), options.sourceBundle) : { ok: true };
+      const inspection = options.sourceBundle ? await this.readBundle(options.sourceBundle) : { ok: true };
       outcome = inspection.ok ? 'PROCESSED' : 'FAILED';
     }
     if (application.versions.has(label)) throw invalidValue(`Application Version ${label} already exists.`);
@@ -373,14 +372,25 @@ export class LocalElasticBeanstalk {
   private async inspectVersion(version: ApplicationVersion | undefined): Promise<BundleInspection> {
     // Without a bundle EB deploys its sample application.
     if (!version?.sourceBundle) return { ok: true, images: [] };
-    return inspectBundle(await this.readObject(version.sourceBundle.S3Bucket, version.sourceBundle.S3Key), version.sourceBundle);
+    return this.readBundle(version.sourceBundle);
   }
 
-  private async launch(
+  /** Reads and inspects a bundle; a failing read counts as a missing bundle, never as a stuck operation. */
+  private async readBundle(location: { S3Bucket: string; S3Key: string }): Promise<BundleInspection> {
+    let bundle: Buffer | undefined;
+    try {
+      bundle = await this.readObject(location.S3Bucket, location.S3Key);
+    } catch {
+      bundle = undefined;
+    }
+    return inspectBundle(bundle, location);
+  }
+
+  private launch(
     applicationName: string,
     name: string,
     options: { versionLabel?: string; solutionStackName?: string; platformArn?: string; cnamePrefix?: string; enhancedHealth?: boolean; requestId: string },
-  ): Promise<Environment> {
+  ): Environment {
     this.application(applicationName);
     if (!ENVIRONMENT_NAME.test(name)) {
       throw invalidValue(`Value ${name} at 'EnvironmentName' failed to satisfy constraint: Member must be 4 to 40 letters, digits or hyphens, and must not start or end with a hyphen.`);
@@ -415,8 +425,11 @@ export class LocalElasticBeanstalk {
     };
     this.environments.push(env);
     this.log(now, env, 'INFO', EB_MESSAGES.createStarting, { requestId: options.requestId });
-    const inspection = await this.inspectVersion(version);
-    if (env.operation?.kind === 'launch') env.operation.inspection = inspection;
+    const operation = env.operation;
+    // The launch settles only once the bundle is read; reading never rejects.
+    void this.inspectVersion(version).then((inspection) => {
+      if (operation) operation.inspection = inspection;
+    });
     return env;
   }
 
@@ -625,7 +638,7 @@ export class LocalElasticBeanstalk {
         this.applications.get(applicationName)?.versions.delete(label);
         return {};
       },
-      CreateEnvironment: async (input: Input, request: LocalRequest) => {
+      CreateEnvironment: (input: Input, request: LocalRequest) => {
         const applicationName = required(input, 'ApplicationName');
         const name = required(input, 'EnvironmentName');
         const solutionStackName = text(input, 'SolutionStackName');
@@ -637,7 +650,7 @@ export class LocalElasticBeanstalk {
         const versionLabel = text(input, 'VersionLabel');
         const cnamePrefix = text(input, 'CNAMEPrefix');
         const enhancedHealth = LocalElasticBeanstalk.healthSetting(input);
-        const env = await this.launch(applicationName, name, {
+        const env = this.launch(applicationName, name, {
           requestId: request.requestId,
           ...(versionLabel ? { versionLabel } : {}),
           ...(solutionStackName ? { solutionStackName } : {}),
@@ -743,7 +756,11 @@ export class LocalElasticBeanstalk {
           HealthStatus: healthStatus,
           Color: snapshot.Health,
           Causes: causes,
-          ApplicationMetrics: { InstancesReporting: 1 },
+          ApplicationMetrics: {
+            Duration: 10,
+            RequestCount: 600,
+            StatusCodes: env.healthStatus === 'Severe' && !op ? { Status2xx: 0, Status3xx: 0, Status4xx: 0, Status5xx: 600 } : { Status2xx: 600, Status3xx: 0, Status4xx: 0, Status5xx: 0 },
+          },
           InstancesHealth: instances,
           RefreshedAt: new Date(),
         };

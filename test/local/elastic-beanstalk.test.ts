@@ -68,7 +68,7 @@ async function seed(): Promise<void> {
   objects.set('bundles/v2.zip', dockerrun(IMAGE_BAD));
   await eb.createApplicationVersion('app', 'v1', { bucket: 'b', key: 'bundles/v1.zip' });
   await eb.createApplicationVersion('app', 'v2', { bucket: 'b', key: 'bundles/v2.zip' });
-  await eb.createEnvironment('app', 'app-prod', { versionLabel: 'v1' });
+  eb.createEnvironment('app', 'app-prod', { versionLabel: 'v1' });
   await settled('app-prod');
 }
 
@@ -187,7 +187,7 @@ describe('environments', () => {
   it('filters DescribeEnvironments by application, name and id', async () => {
     await seed();
     eb.createApplication('other');
-    const other = await eb.createEnvironment('other', 'other-prod');
+    const other = eb.createEnvironment('other', 'other-prod');
     const byApp = await client.send(new DescribeEnvironmentsCommand({ ApplicationName: 'other' }));
     expect(byApp.Environments?.map((e) => e.EnvironmentName)).toEqual(['other-prod']);
     const byId = await client.send(new DescribeEnvironmentsCommand({ EnvironmentIds: [other.EnvironmentId] }));
@@ -258,13 +258,14 @@ describe('UpdateEnvironment', () => {
     expect(messages[0]).toBe(EB_MESSAGES.updateCompletedWithErrors);
     expect(messages).toContain(EB_MESSAGES.failedToDeploy);
     expect(messages).toContain(EB_MESSAGES.instanceDeploymentFailed);
-    expect(messages.some((m) => /^Unsuccessful command execution on instance id\(s\) 'i-0abc[0-9a-f]+'\. Aborting the operation\.$/.test(m))).toBe(true);
+    expect(messages.some((m) => /^Unsuccessful command execution on instance id\(s\) 'i-0abc[0-9a-f]+'\. Aborting the operation\.$/.test(m ?? ''))).toBe(true);
     expect(errors.Events?.every((e) => e.Severity === 'ERROR')).toBe(true);
 
     const health = await client.send(new DescribeEnvironmentHealthCommand({ EnvironmentName: 'app-prod', AttributeNames: ['All'] }));
     expect(health).toMatchObject({ EnvironmentName: 'app-prod', HealthStatus: 'Severe', Status: 'Ready', Color: 'Red', InstancesHealth: { Severe: 1, Ok: 0 } });
     expect(health.Causes).toContain('100.0 % of the requests are failing with HTTP 5xx.');
     expect(health.RefreshedAt).toBeInstanceOf(Date);
+    expect(health.ApplicationMetrics?.StatusCodes?.Status5xx).toBeGreaterThan(0);
   });
 
   it('fails a deployment whose bundle cannot be read', async () => {
@@ -338,7 +339,7 @@ describe('DescribeEnvironmentHealth', () => {
 
   it('is not supported with basic health', async () => {
     eb.createApplication('app');
-    await eb.createEnvironment('app', 'app-basic', { enhancedHealth: false });
+    eb.createEnvironment('app', 'app-basic', { enhancedHealth: false });
     const error = await rejection(client.send(new DescribeEnvironmentHealthCommand({ EnvironmentName: 'app-basic' })));
     expect(error).toBeInstanceOf(InvalidRequestException);
     expect(error.message).toBe('DescribeEnvironmentHealth is not supported.');
@@ -388,6 +389,12 @@ describe('malformed requests', () => {
     const response = await post('Action=UpdateEnvironment&Version=2010-12-01&VersionLabel=v1');
     expect(response.status).toBe(400);
     expect(await response.text()).toContain('<Code>MissingParameter</Code>');
+  });
+
+  it('answers a parameter given both as a value and as a list with MalformedQueryString', async () => {
+    const response = await post('Action=DescribeEnvironments&Version=2010-12-01&EnvironmentNames=a&EnvironmentNames.member.1=b');
+    expect(response.status).toBe(400);
+    expect(await response.text()).toContain('<Code>MalformedQueryString</Code>');
   });
 
   it('treats the empty values botocore sends for empty lists as no filter', async () => {

@@ -109,8 +109,8 @@ export function startExecution(record: ExecutionRecord, definition: AslMachine, 
     if (waitForToken) {
       ({ token, outcome } = deps.tokens.issue(record.executionArn, stateName));
       payload = replaceDeep(payload, tokenPlaceholder, token);
-      let set = waitingTokens.get(stateName);
-      if (!set) waitingTokens.set(stateName, (set = new Set()));
+      const set = waitingTokens.get(stateName) ?? new Set<string>();
+      waitingTokens.set(stateName, set);
       set.add(token);
     }
     add('TaskScheduled', { taskScheduledEventDetails: { ...kind, region: deps.region, parameters: json({ ...parameters, Payload: payload }), timeoutInSeconds: state.TimeoutSeconds } });

@@ -26,10 +26,12 @@ export interface LocalStepFunctionsDeps {
 }
 
 /** Characters AWS refuses in state machine and execution names. */
-const forbiddenNameCharacters = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]/;
+const forbiddenNameCharacters = /[\s<>{}[\]?*"#%\\^|~`$&,;:/]/;
+/** AWS also refuses control characters (U+0000–U+001F, U+007F–U+009F). */
+const hasControlCharacter = (name: string) => [...name].some((c) => { const code = c.charCodeAt(0); return code < 0x20 || (code >= 0x7f && code <= 0x9f); });
 
 function checkName(name: unknown, what: string): string {
-  if (typeof name !== 'string' || name.length < 1 || name.length > 80 || forbiddenNameCharacters.test(name)) {
+  if (typeof name !== 'string' || name.length < 1 || name.length > 80 || forbiddenNameCharacters.test(name) || hasControlCharacter(name)) {
     throw new AwsServiceError('InvalidName', `Invalid Name: '${String(name)}' (${what} names are 1–80 characters without spaces or < > { } [ ] ? * " # % \\ ^ | ~ \` $ & , ; : /)`);
   }
   return name;

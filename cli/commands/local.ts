@@ -1,0 +1,47 @@
+import { demoFaults, testFaults } from '../../local/faults.ts';
+import { startGreenlightLocal } from '../../local/stack.ts';
+import { bold, dim, green, red, yellow } from '../output.ts';
+
+/** `greenlight local`: the endpoint with the config's apps, environments and repositories, until interrupted. */
+export async function localCommand(options: { port: string; config: string; fast?: boolean; lambdaLogs?: boolean }): Promise<number> {
+  const port = Number(options.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`error: --port ${options.port} is not a TCP port number\n`);
+    return 2;
+  }
+  const stack = await startGreenlightLocal({
+    configPath: options.config,
+    port,
+    faults: options.fast ? testFaults : demoFaults,
+    lambdaLogLevel: options.lambdaLogs ? 'INFO' : 'SILENT',
+  });
+  const { endpoint } = stack;
+  stack.aws.bus.addRule({
+    name: 'greenlight-local-console',
+    pattern: { source: ['aws.states', 'aws.ecr'] },
+    target: async (event) => {
+      const d = event.detail as Record<string, any>;
+      if (event.source === 'aws.ecr') console.log(`${dim(event.time)} push ${d['repository-name']}:${d['image-tag'] ?? '(no tag)'} ${dim(d['image-digest'])}`);
+      else {
+        const colour = d.status === 'SUCCEEDED' ? green : d.status === 'RUNNING' ? yellow : red;
+        console.log(`${dim(event.time)} execution ${d.name} ${colour(d.status)}${d.error ? ` ${d.error}: ${d.cause ?? ''}` : ''}`);
+      }
+    },
+  });
+  stack.aws.sns.onPublish = (message) => console.log(`${dim(message.at.toISOString())} notification: ${message.subject ?? ''}\n${message.message}`);
+  console.log(`${bold('greenlight local')} endpoint on ${bold(endpoint)} (S3, ECR, Elastic Beanstalk, Step Functions, SNS, EventBridge, Lambda)`);
+  console.log(`\n  export AWS_ENDPOINT_URL=${endpoint} AWS_REGION=${stack.aws.region} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n`);
+  for (const [name, app] of Object.entries(stack.config.applications)) {
+    console.log(`  ${bold(name)}: ${app.stages.map((s) => s.environment).join(' → ')}  ${dim(`repositories: ${app.images.join(', ')}`)}`);
+  }
+  console.log(`\n  state machine ${stack.stateMachineArn}`);
+  console.log(`  bundles s3://${stack.bundleBucket}  audit s3://${stack.auditBucket}`);
+  console.log(dim(`\nPush an image and watch it deploy:\n  greenlight sample-manifest > m.json\n  aws --endpoint-url ${endpoint} ecr put-image --repository-name hello-api --image-tag v0.1.0 --image-manifest file://m.json\n\nCtrl-C stops.`));
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  console.log('stopping…');
+  await stack.close();
+  return 0;
+}

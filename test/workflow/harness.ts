@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import { ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
+import { ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import {
+  DescribeExecutionCommand,
+  type DescribeExecutionCommandOutput,
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
+  ListExecutionsCommand,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
+import type { Faults } from '../../local/faults.ts';
+import { sampleManifest } from '../../local/services/ecr.ts';
+import { type GreenlightLocal, startGreenlightLocal } from '../../local/stack.ts';
+
+/** A finished execution: what DescribeExecution says and its whole history. */
+export interface Finished {
+  description: DescribeExecutionCommandOutput;
+  history: HistoryEvent[];
+  output: Record<string, any>;
+}
+
+/**
+ * The local pipeline for a workflow test: the real serverless.yml, statemachine file and handlers
+ * on the local endpoint, driven only through the AWS SDK over HTTP, as CI and users drive it.
+ */
+export async function startPipeline(options: { configPath?: string; faults?: Partial<Faults> } = {}) {
+  const stack: GreenlightLocal = await startGreenlightLocal({ configPath: options.configPath, faults: options.faults });
+  const config = { endpoint: stack.endpoint, region: stack.aws.region, credentials: { accessKeyId: 'ci', secretAccessKey: 'ci' } };
+  const ecr = new ECRClient(config);
+  const sfn = new SFNClient(config);
+  const s3 = new S3Client(config);
+  const eb = new ElasticBeanstalkClient(config);
+
+  /** Pushes as CI does and returns the digest ECR computed. */
+  async function push(repository: string, tag: string, seed = `${repository}:${tag}`): Promise<string> {
+    const manifest = sampleManifest(seed);
+    const result = await ecr.send(new PutImageCommand({ repositoryName: repository, imageTag: tag, imageManifest: manifest }));
+    return result.image!.imageId!.imageDigest!;
+  }
+
+  async function finish(executionArn: string): Promise<Finished> {
+    await stack.aws.sfn.execution(executionArn).done;
+    const description = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    const history: HistoryEvent[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 500, nextToken }));
+      history.push(...(page.events ?? []));
+      nextToken = page.nextToken;
+    } while (nextToken);
+    return { description, history, output: description.output ? JSON.parse(description.output) : {} };
+  }
+
+  /** Every execution so far, newest first, finished. */
+  async function executions(): Promise<Finished[]> {
+    await stack.aws.bus.settle();
+    const { executions: list = [] } = await sfn.send(new ListExecutionsCommand({ stateMachineArn: stack.stateMachineArn }));
+    return Promise.all(list.map((e) => finish(e.executionArn!)));
+  }
+
+  /** Pushes and follows the deployment that push started to its end. */
+  async function deploy(repository: string, tag: string, seed?: string): Promise<Finished & { digest: string }> {
+    const before = new Set((await sfn.send(new ListExecutionsCommand({ stateMachineArn: stack.stateMachineArn }))).executions?.map((e) => e.executionArn));
+    const digest = await push(repository, tag, seed);
+    await stack.aws.bus.settle();
+    const { executions: list = [] } = await sfn.send(new ListExecutionsCommand({ stateMachineArn: stack.stateMachineArn }));
+    const started = list.filter((e) => !before.has(e.executionArn));
+    if (started.length !== 1) throw new Error(`expected one new execution after pushing ${repository}:${tag}, found ${started.length}`);
+    return { ...(await finish(started[0]!.executionArn!)), digest };
+  }
+
+  async function objectKeys(bucket: string): Promise<string[]> {
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+    return (listed.Contents ?? []).map((o) => o.Key!);
+  }
+
+  async function object(bucket: string, key: string): Promise<Uint8Array> {
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return got.Body!.transformToByteArray();
+  }
+
+  return { stack, ecr, sfn, s3, eb, push, deploy, finish, executions, objectKeys, object, close: () => stack.close() };
+}
+
+export type Pipeline = Awaited<ReturnType<typeof startPipeline>>;
+
+/** The digest ECR gives the sample manifest of a seed (to mark an image as failing before it is pushed). */
+export function digestOfSample(seed: string): string {
+  return `sha256:${createHash('sha256').update(sampleManifest(seed)).digest('hex')}`;
+}
+
+/** The names of the states entered, in order, e.g. to assert the path an execution took. */
+export function statesEntered(history: HistoryEvent[]): string[] {
+  return history.filter((e) => e.stateEnteredEventDetails).map((e) => e.stateEnteredEventDetails!.name!);
+}
