@@ -1,10 +1,30 @@
 // Values serverless.yml derives from the greenlight configuration file, so that the one file a
-// platform engineer edits also decides the event rule, the IAM resources and what is packaged.
-// Used as ${file(./deploy/greenlight-vars.cjs):NAME}; the local endpoint reads serverless.yml the same way.
+// platform engineer edits also decides the event rules, the IAM resources and what is packaged.
+// Used as ${file(./deploy/greenlight-vars.cjs)} (then ${self:custom.greenlight.NAME}); the local endpoint
+// reads serverless.yml the same way (local/serverless-manifest.ts).
+//
+// ARNs are built here with Fn::Join and the pseudo parameters AWS::Partition/Region/AccountId, never
+// with Fn::Sub "${AWS::Region}" strings: both the framework's and the local endpoint's variable
+// resolvers read "${...}" as a variable, and ${aws:accountId} would need credentials at package time.
 'use strict';
+const { createHash } = require('node:crypto');
 const { readFileSync } = require('node:fs');
 const { dirname, relative, resolve } = require('node:path');
 const { parse } = require('yaml');
+
+/** Installation settings (`install:` in the configuration file) and their defaults. */
+const defaults = Object.freeze({
+  /** Also start deployments from CloudTrail's PutImage (needs a trail; carries who pushed). */
+  cloudTrailRule: false,
+  /** Application versions EB keeps per application (lifecycle MaxCountRule); the quota is 1,000 per region. */
+  maxVersions: 200,
+  /** Audit records: Object Lock mode and retention. COMPLIANCE cannot be shortened by anyone, root included. */
+  auditRetention: { mode: 'GOVERNANCE', years: 7 },
+  /** CloudWatch Logs retention of the Lambdas and the state machine. */
+  logRetentionDays: 90,
+});
+
+const logRetentionValues = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 function configPath() {
   return resolve(__dirname, '..', process.env.GREENLIGHT_CONFIG || 'greenlight.yml');
@@ -16,25 +36,127 @@ function readConfig() {
   if (!config || typeof config.applications !== 'object') {
     throw new Error(`${path}: no "applications" section (see README, "The configuration file")`);
   }
-  return { path, applications: config.applications };
+  return { path, applications: config.applications, install: config.install ?? {} };
+}
+
+/** The `install:` section, checked here so a wrong value fails `serverless package`, not a deployment. */
+function readInstallSettings(path, install) {
+  const problems = [];
+  const known = Object.keys(defaults);
+  for (const key of Object.keys(install)) if (!known.includes(key)) problems.push(`install.${key} is not a setting (known: ${known.join(', ')})`);
+  const settings = {
+    ...defaults,
+    ...install,
+    auditRetention: { ...defaults.auditRetention, ...(install.auditRetention ?? {}) },
+  };
+  if (typeof settings.cloudTrailRule !== 'boolean') problems.push('install.cloudTrailRule must be true or false');
+  if (!Number.isInteger(settings.maxVersions) || settings.maxVersions < 2 || settings.maxVersions > 1000) {
+    problems.push('install.maxVersions must be a whole number from 2 to 1000 (EB allows 1,000 versions per region, for all applications together)');
+  }
+  if (!['GOVERNANCE', 'COMPLIANCE'].includes(settings.auditRetention.mode)) problems.push('install.auditRetention.mode must be GOVERNANCE or COMPLIANCE');
+  if (!Number.isInteger(settings.auditRetention.years) || settings.auditRetention.years < 1 || settings.auditRetention.years > 100) {
+    problems.push('install.auditRetention.years must be a whole number from 1 to 100');
+  }
+  if (!logRetentionValues.includes(settings.logRetentionDays)) problems.push(`install.logRetentionDays must be one of ${logRetentionValues.join(', ')}`);
+  if (problems.length > 0) throw new Error(`${path}:\n  - ${problems.join('\n  - ')}`);
+  return settings;
+}
+
+/** arn:<partition>:<service>:<region>:<account>:<resource>, resolved by CloudFormation at deploy time. */
+function arn(service, resource, { region = true, account = true } = {}) {
+  return {
+    'Fn::Join': [
+      '',
+      [
+        'arn:',
+        { Ref: 'AWS::Partition' },
+        `:${service}:`,
+        ...(region ? [{ Ref: 'AWS::Region' }] : []),
+        ':',
+        ...(account ? [{ Ref: 'AWS::AccountId' }] : []),
+        `:${resource}`,
+      ],
+    ],
+  };
+}
+
+/** A CloudFormation logical id for a configured name: letters and digits, unique by a short hash. */
+function logicalIdPart(name) {
+  const letters = name.replace(/[^A-Za-z0-9]/g, '').slice(0, 40);
+  return `${letters}${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
+}
+
+/**
+ * One EventBridge Scheduler schedule per application that applies the application version lifecycle
+ * (UpdateApplicationResourceLifecycle, a universal target: no Lambda code). EB applications exist
+ * before greenlight is installed, so CloudFormation cannot own their ResourceLifecycleConfig.
+ */
+function lifecycleSchedules(applications, settings) {
+  const resources = {};
+  for (const application of applications) {
+    resources[`VersionLifecycle${logicalIdPart(application)}`] = {
+      Type: 'AWS::Scheduler::Schedule',
+      Properties: {
+        Description: `Keeps at most ${settings.maxVersions} application versions of ${application} (EB lifecycle, source bundles deleted from S3)`,
+        ScheduleExpression: 'rate(1 day)',
+        FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: 60 },
+        State: 'ENABLED',
+        Target: {
+          Arn: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':scheduler:::aws-sdk:elasticbeanstalk:updateApplicationResourceLifecycle']] },
+          RoleArn: { 'Fn::GetAtt': ['VersionLifecycleSchedulerRole', 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 10, MaximumEventAgeInSeconds: 86400 },
+          Input: {
+            'Fn::Join': [
+              '',
+              [
+                `{"ApplicationName":${JSON.stringify(application)},"ResourceLifecycleConfig":{"ServiceRole":"`,
+                { 'Fn::GetAtt': ['VersionLifecycleServiceRole', 'Arn'] },
+                `","VersionLifecycleConfig":{"MaxCountRule":{"Enabled":true,"MaxCount":${settings.maxVersions},"DeleteSourceFromS3":true},"MaxAgeRule":{"Enabled":false}}}}`,
+              ],
+            ],
+          },
+        },
+      },
+    };
+  }
+  return resources;
 }
 
 module.exports = () => {
-  const { path, applications } = readConfig();
+  const { path, applications, install } = readConfig();
+  const settings = readInstallSettings(path, install);
   const root = resolve(__dirname, '..');
+  const appNames = Object.keys(applications).sort();
   const apps = Object.values(applications);
-  const stages = apps.flatMap((app) => app.stages || []);
+  const stages = Object.entries(applications).flatMap(([application, app]) => (app.stages || []).map((stage) => ({ application, ...stage })));
   const bundlePaths = apps.flatMap((app) => {
     const bundle = app.bundle || {};
     const base = dirname(path);
     return [bundle.dockerrun, bundle.compose].filter(Boolean).map((p) => relative(root, resolve(base, p)))
       .concat(bundle.ebextensions ? [`${relative(root, resolve(base, bundle.ebextensions))}/**`] : []);
   });
+  const repositories = [...new Set(apps.flatMap((app) => app.images || []))].sort();
   return {
     configFile: relative(root, path),
-    repositories: [...new Set(apps.flatMap((app) => app.images || []))].sort(),
-    applications: Object.keys(applications).sort(),
+    repositories,
+    applications: appNames,
     environments: [...new Set(stages.map((stage) => stage.environment))].sort(),
     packagePatterns: [relative(root, path), ...bundlePaths],
+    settings,
+    arns: {
+      repositories: repositories.map((name) => arn('ecr', `repository/${name}`)),
+      applications: appNames.map((name) => arn('elasticbeanstalk', `application/${name}`)),
+      applicationVersions: appNames.map((name) => arn('elasticbeanstalk', `applicationversion/${name}/*`)),
+      environments: stages.map((stage) => arn('elasticbeanstalk', `environment/${stage.application}/${stage.environment}`)),
+      // What Elastic Beanstalk itself creates for an environment (names it chooses, prefixed awseb).
+      ebStacks: arn('cloudformation', 'stack/awseb-*'),
+      ebAutoScalingGroups: arn('autoscaling', 'autoScalingGroup:*:autoScalingGroupName/awseb-*'),
+      ebClassicLoadBalancers: arn('elasticloadbalancing', 'loadbalancer/awseb-*'),
+      ebTargetGroups: arn('elasticloadbalancing', 'targetgroup/awseb-*'),
+      // EB's own storage bucket, elasticbeanstalk-<region>-<account> (it exists once an application does).
+      ebStorageBucket: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::elasticbeanstalk-', { Ref: 'AWS::Region' }, '-', { Ref: 'AWS::AccountId' }]] },
+      ebStorageObjects: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::elasticbeanstalk-', { Ref: 'AWS::Region' }, '-', { Ref: 'AWS::AccountId' }, '/*']] },
+    },
+    lifecycleSchedules: lifecycleSchedules(appNames, settings),
   };
 };

@@ -1,5 +1,6 @@
 import type { ElasticBeanstalkClient, EnvironmentDescription } from '@aws-sdk/client-elastic-beanstalk';
 import {
+  AbortEnvironmentUpdateCommand,
   DescribeApplicationVersionsCommand,
   DescribeEnvironmentsCommand,
   OperationInProgressException,
@@ -112,6 +113,11 @@ export async function rollBack(
   const base = { application: deployment.application, environment: deployment.environment, versionLabel: previous, previousVersionLabel: deployment.versionLabel };
   if (env.VersionLabel === previous && env.Status === 'Ready' && !env.AbortableOperationInProgress) {
     return { ...base, requestId: alreadyDeployed, ...window(now, seconds) };
+  }
+  if (env.AbortableOperationInProgress) {
+    // A deployment that timed out may still be rolling out: stop it, and EB puts the previous version back.
+    await eb.send(new AbortEnvironmentUpdateCommand({ EnvironmentName: deployment.environment }));
+    throw notReady(deployment.environment, 'aborting the timed-out update');
   }
   requireReady(env, deployment.environment);
   const requestId = await update(eb, deployment.application, deployment.environment, previous, env.Status);
