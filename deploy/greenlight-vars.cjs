@@ -136,6 +136,9 @@ module.exports = () => {
       .concat(bundle.ebextensions ? [`${relative(root, resolve(base, bundle.ebextensions))}/**`] : []);
   });
   const repositories = [...new Set(apps.flatMap((app) => app.images || []))].sort();
+  const applicationArns = appNames.map((name) => arn('elasticbeanstalk', `application/${name}`));
+  const versionArns = appNames.map((name) => arn('elasticbeanstalk', `applicationversion/${name}/*`));
+  const environmentArns = stages.map((stage) => arn('elasticbeanstalk', `environment/${stage.application}/${stage.environment}`));
   return {
     configFile: relative(root, path),
     repositories,
@@ -143,11 +146,14 @@ module.exports = () => {
     environments: [...new Set(stages.map((stage) => stage.environment))].sort(),
     packagePatterns: [relative(root, path), ...bundlePaths],
     settings,
+    // Flat lists, ready for an IAM Resource (a list nested in a list is a malformed policy).
     arns: {
       repositories: repositories.map((name) => arn('ecr', `repository/${name}`)),
-      applications: appNames.map((name) => arn('elasticbeanstalk', `application/${name}`)),
-      applicationVersions: appNames.map((name) => arn('elasticbeanstalk', `applicationversion/${name}/*`)),
-      environments: stages.map((stage) => arn('elasticbeanstalk', `environment/${stage.application}/${stage.environment}`)),
+      applications: applicationArns,
+      /** The applications and their versions (version calls are authorised on both). */
+      applicationsAndVersions: [...applicationArns, ...versionArns],
+      /** The applications, their versions and the configured environments. */
+      beanstalk: [...applicationArns, ...versionArns, ...environmentArns],
       // What Elastic Beanstalk itself creates for an environment (names it chooses, prefixed awseb).
       ebStacks: arn('cloudformation', 'stack/awseb-*'),
       ebAutoScalingGroups: arn('autoscaling', 'autoScalingGroup:*:autoScalingGroupName/awseb-*'),

@@ -1,0 +1,457 @@
+/**
+ * `serverless package` of serverless.yml, offline and without AWS credentials, and what the generated
+ * CloudFormation must say: the state machine is the statemachine/ file, the ECR rule matches the
+ * configured repositories only, IAM is least privilege per function, the buckets are hardened.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { unzipSync } from 'fflate';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const stage = 'test';
+const region = 'eu-west-1';
+const fixtureConfig = 'test/deploy/fixtures/greenlight-install.yml';
+
+type Json = any;
+interface Packaged {
+  dir: string;
+  template: Json;
+  resources: Record<string, Json>;
+  ms: number;
+}
+
+/** Packages into a temporary folder with an environment that can reach neither AWS nor the network. */
+async function packageService(configFile?: string): Promise<Packaged> {
+  const dir = mkdtempSync(join(tmpdir(), 'greenlight-package-'));
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    SLS_TELEMETRY_DISABLED: '1',
+    SLS_NOTIFICATIONS_MODE: 'off',
+    SLS_DEPRECATION_DISABLE: '*',
+    CI: '1',
+    AWS_ACCESS_KEY_ID: 'AKIAPACKAGETEST00000',
+    AWS_SECRET_ACCESS_KEY: 'package-test-dummy-secret',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    npm_config_offline: 'true',
+    ...(configFile ? { GREENLIGHT_CONFIG: configFile } : {}),
+  };
+  const started = Date.now();
+  const { code, output } = await new Promise<{ code: number | null; output: string }>((done, fail) => {
+    const child = spawn('npx', ['--no', 'serverless', 'package', '--stage', stage, '--region', region, '--package', dir], { cwd: root, env });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, output }));
+  });
+  if (code !== 0) throw new Error(`serverless package exited with ${code}:\n${output}`);
+  const template = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
+  return { dir, template, resources: template.Resources, ms: Date.now() - started };
+}
+
+const ofType = (resources: Record<string, Json>, type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+/** Every identity-policy statement in the template, with where it lives. */
+function iamStatements(resources: Record<string, Json>): Array<{ where: string; statement: Json }> {
+  const found: Array<{ where: string; statement: Json }> = [];
+  for (const [id, resource] of Object.entries(resources)) {
+    const documents =
+      resource.Type === 'AWS::IAM::Role'
+        ? (resource.Properties.Policies ?? []).map((p: Json) => p.PolicyDocument)
+        : ['AWS::IAM::ManagedPolicy', 'AWS::IAM::Policy'].includes(resource.Type)
+          ? [resource.Properties.PolicyDocument]
+          : [];
+    for (const document of documents) for (const statement of asArray(document.Statement)) found.push({ where: id, statement });
+  }
+  return found;
+}
+
+/** Actions of a role: its inline policies plus the managed policies of this template it attaches. */
+function roleActions(resources: Record<string, Json>, roleId: string): string[] {
+  const role = resources[roleId];
+  const documents = [
+    ...(role.Properties.Policies ?? []).map((p: Json) => p.PolicyDocument),
+    ...(role.Properties.ManagedPolicyArns ?? []).map((ref: Json) => resources[ref.Ref].Properties.PolicyDocument),
+  ];
+  return [...new Set(documents.flatMap((d: Json) => asArray(d.Statement)).filter((s: Json) => s.Effect === 'Allow').flatMap((s: Json) => asArray(s.Action)))].sort();
+}
+
+/**
+ * Actions AWS only authorises on Resource "*" (no resource-level permissions in the IAM Service
+ * Authorization Reference). Nothing else may be granted on "*".
+ */
+const resourceStarRequired = new Set([
+  // X-Ray, for Lambda active tracing and the state machine's tracing
+  'xray:PutTraceSegments',
+  'xray:PutTelemetryRecords',
+  'xray:GetSamplingRules',
+  'xray:GetSamplingTargets',
+  // CloudWatch Logs vended-log delivery, for the state machine's logging (serverless-step-functions)
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
+  // Describe calls Elastic Beanstalk makes with the caller's credentials during UpdateEnvironment
+  'autoscaling:DescribeAutoScalingGroups',
+  'autoscaling:DescribeAutoScalingInstances',
+  'autoscaling:DescribeScalingActivities',
+  'autoscaling:DescribeLaunchConfigurations',
+  'autoscaling:DescribeScheduledActions',
+  'ec2:DescribeInstances',
+  'ec2:DescribeInstanceStatus',
+  'ec2:DescribeImages',
+  'ec2:DescribeSecurityGroups',
+  'ec2:DescribeSubnets',
+  'ec2:DescribeVpcs',
+  'ec2:DescribeLaunchTemplates',
+  'ec2:DescribeLaunchTemplateVersions',
+  'elasticloadbalancing:DescribeLoadBalancers',
+  'elasticloadbalancing:DescribeInstanceHealth',
+  'elasticloadbalancing:DescribeTargetGroups',
+  'elasticloadbalancing:DescribeTargetHealth',
+]);
+
+/** What each handler calls (read from shared/*.ts), and so exactly what its role may do. */
+const logAndTrace = ['logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
+const beanstalkAsCaller = [
+  'autoscaling:DescribeAutoScalingGroups',
+  'autoscaling:DescribeAutoScalingInstances',
+  'autoscaling:DescribeLaunchConfigurations',
+  'autoscaling:DescribeScalingActivities',
+  'autoscaling:DescribeScheduledActions',
+  'autoscaling:PutNotificationConfiguration',
+  'autoscaling:ResumeProcesses',
+  'autoscaling:SuspendProcesses',
+  'autoscaling:UpdateAutoScalingGroup',
+  'cloudformation:CancelUpdateStack',
+  'cloudformation:DescribeStackEvents',
+  'cloudformation:DescribeStackResource',
+  'cloudformation:DescribeStackResources',
+  'cloudformation:DescribeStacks',
+  'cloudformation:GetTemplate',
+  'cloudformation:ListStackResources',
+  'cloudformation:UpdateStack',
+  'ec2:DescribeImages',
+  'ec2:DescribeInstanceStatus',
+  'ec2:DescribeInstances',
+  'ec2:DescribeLaunchTemplateVersions',
+  'ec2:DescribeLaunchTemplates',
+  'ec2:DescribeSecurityGroups',
+  'ec2:DescribeSubnets',
+  'ec2:DescribeVpcs',
+  'elasticloadbalancing:DeregisterInstancesWithLoadBalancer',
+  'elasticloadbalancing:DeregisterTargets',
+  'elasticloadbalancing:DescribeInstanceHealth',
+  'elasticloadbalancing:DescribeLoadBalancers',
+  'elasticloadbalancing:DescribeTargetGroups',
+  'elasticloadbalancing:DescribeTargetHealth',
+  'elasticloadbalancing:RegisterInstancesWithLoadBalancer',
+  'elasticloadbalancing:RegisterTargets',
+  's3:GetBucketLocation',
+  's3:GetBucketPolicy',
+  's3:GetObject',
+  's3:GetObjectAcl',
+  's3:GetObjectVersion',
+  's3:ListBucket',
+  's3:PutObject',
+  's3:PutObjectAcl',
+];
+const expectedActions: Record<string, string[]> = {
+  onImagePushed: ['states:StartExecution', 'sqs:SendMessage'],
+  resolvePlan: ['ecr:DescribeImages', 'ecr:DescribeRepositories'],
+  renderBundle: [
+    'ecr:DescribeImages',
+    'ecr:DescribeRepositories',
+    'elasticbeanstalk:DescribeApplicationVersions',
+    'elasticbeanstalk:DescribeEnvironments',
+    's3:GetObject',
+    's3:ListBucket',
+    's3:PutObject',
+  ],
+  createVersion: [
+    'elasticbeanstalk:CreateApplicationVersion',
+    'elasticbeanstalk:DescribeApplicationVersions',
+    'elasticbeanstalk:DescribeEvents',
+    's3:GetObject',
+    's3:GetObjectVersion',
+  ],
+  checkVersion: ['elasticbeanstalk:DescribeApplicationVersions', 'elasticbeanstalk:DescribeEvents'],
+  deployStage: ['elasticbeanstalk:DescribeApplicationVersions', 'elasticbeanstalk:DescribeEnvironments', 'elasticbeanstalk:UpdateEnvironment', ...beanstalkAsCaller],
+  checkHealth: ['elasticbeanstalk:DescribeEnvironmentHealth', 'elasticbeanstalk:DescribeEnvironments', 'elasticbeanstalk:DescribeEvents'],
+  rollBack: ['elasticbeanstalk:DescribeEnvironments', 'elasticbeanstalk:UpdateEnvironment', ...beanstalkAsCaller],
+  recordAudit: ['s3:PutObject'],
+};
+
+/** `{ Fn::Join: ['', [...]] }` with the pseudo parameters written out, for readable assertions. */
+function render(value: Json): string {
+  if (typeof value === 'string') return value;
+  if (value?.Ref) return `<${value.Ref}>`;
+  if (value?.['Fn::GetAtt']) return `<${value['Fn::GetAtt'].join('.')}>`;
+  if (value?.['Fn::Join']) return value['Fn::Join'][1].map(render).join(value['Fn::Join'][0]);
+  return JSON.stringify(value);
+}
+
+const configured = parse(readFileSync(resolve(root, 'greenlight.yml'), 'utf8'));
+const configuredRepositories = [...new Set(Object.values<Json>(configured.applications).flatMap((app) => app.images))].sort();
+
+let main: Packaged;
+let custom: Packaged;
+
+beforeAll(async () => {
+  // One after the other: both runs share the esbuild work folder in the project.
+  main = await packageService();
+  custom = await packageService(fixtureConfig);
+  console.info(`serverless package: ${main.ms} ms (greenlight.yml), ${custom.ms} ms (${fixtureConfig})`);
+}, 300_000);
+
+afterAll(() => {
+  for (const run of [main, custom]) if (run) rmSync(run.dir, { recursive: true, force: true });
+});
+
+describe('serverless package', () => {
+  it('bundles every function with esbuild for nodejs22.x on arm64, JSON logs, active tracing', () => {
+    const functions = ofType(main.resources, 'AWS::Lambda::Function');
+    expect(functions.map(([id]) => id).sort()).toEqual(Object.keys(expectedActions).map((key) => `${key[0]!.toUpperCase()}${key.slice(1)}LambdaFunction`).sort());
+    for (const [id, fn] of functions) {
+      expect(fn.Properties.Runtime, id).toBe('nodejs22.x');
+      expect(fn.Properties.Architectures, id).toEqual(['arm64']);
+      expect(fn.Properties.LoggingConfig, id).toEqual({ LogFormat: 'JSON' });
+      expect(fn.Properties.TracingConfig, id).toEqual({ Mode: 'Active' });
+      expect(fn.Properties.Environment.Variables).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'greenlight', GREENLIGHT_CONFIG_FILE: 'greenlight.yml' });
+      expect(fn.Properties.MemorySize).toBeGreaterThanOrEqual(256);
+    }
+  });
+
+  it('ships the configuration and the bundle templates inside each package, next to the bundled handler', () => {
+    const files = Object.keys(unzipSync(readFileSync(join(main.dir, 'renderBundle.zip'))));
+    expect(files).toContain('greenlight.yml');
+    expect(files).toContain('functions/render-bundle/handler.js');
+    expect(files).toContain('examples/bundles/hello-api/Dockerrun.aws.json');
+    expect(files.some((file) => file.includes('node_modules/@aws-sdk'))).toBe(false);
+  });
+
+  it('uses the statemachine/ file as the definition, with each Lambda reference filled in by the framework', () => {
+    const machine = main.resources.DeployPipeline;
+    const [text, substitutions] = machine.Properties.DefinitionString['Fn::Sub'] as [string, Record<string, Json>];
+    const keyOfLogicalId = Object.fromEntries(
+      ofType(main.resources, 'AWS::Lambda::Function').map(([id, fn]) => [id, String(fn.Properties.FunctionName).replace(`greenlight-${stage}-`, '')]),
+    );
+    const resolved = text.replace(/\$\{([^}]+)\}/g, (_, name: string) => {
+      const [logicalId, attribute] = substitutions[name]['Fn::GetAtt'];
+      expect(attribute).toBe('Arn');
+      return `lambda:${keyOfLogicalId[logicalId]}`;
+    });
+    const file = parse(readFileSync(resolve(root, 'statemachine/deploy-pipeline.asl.yml'), 'utf8'));
+    const withNames = (value: Json): Json => {
+      if (Array.isArray(value)) return value.map(withNames);
+      if (!value || typeof value !== 'object') return value;
+      if (value['Fn::GetAtt']) return `lambda:${value['Fn::GetAtt'][0]}`;
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withNames(v)]));
+    };
+    // validate: true runs asl-validator, which writes the default QueryLanguage (JSONPath) into every
+    // state: the same meaning, so it is set aside here (the file leaves it implicit).
+    const withoutDefaultQueryLanguage = (value: Json): Json => {
+      if (Array.isArray(value)) return value.map(withoutDefaultQueryLanguage);
+      if (!value || typeof value !== 'object') return value;
+      return Object.fromEntries(
+        Object.entries(value).filter(([k, v]) => !(k === 'QueryLanguage' && v === 'JSONPath')).map(([k, v]) => [k, withoutDefaultQueryLanguage(v)]),
+      );
+    };
+    expect(withoutDefaultQueryLanguage(JSON.parse(resolved))).toEqual(withNames(file));
+    expect(machine.Properties.StateMachineType).toBe('STANDARD');
+    expect(machine.Properties.StateMachineName).toBe(`greenlight-${stage}-deploy-pipeline`);
+    expect(machine.Properties.TracingConfiguration).toEqual({ Enabled: true });
+    expect(machine.Properties.LoggingConfiguration).toEqual({
+      Level: 'ALL',
+      IncludeExecutionData: false,
+      Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': ['DeployPipelineLogGroup', 'Arn'] } } }],
+    });
+  });
+
+  it('gives every Lambda a timeout shorter than the TimeoutSeconds of the Task states that call it', () => {
+    const file = JSON.stringify(parse(readFileSync(resolve(root, 'statemachine/deploy-pipeline.asl.yml'), 'utf8')));
+    const tasks = [...file.matchAll(/"Resource":\{"Fn::GetAtt":\["(\w+)","Arn"\]\}[^]*?"TimeoutSeconds":(\d+)/g)];
+    expect(tasks.length).toBeGreaterThan(5);
+    for (const [, key, seconds] of tasks) {
+      const fn = main.resources[`${key![0]!.toUpperCase()}${key!.slice(1)}LambdaFunction`];
+      expect(fn.Properties.Timeout, key).toBeLessThan(Number(seconds));
+    }
+  });
+
+  it('starts deployments on ECR PUSH/SUCCESS of the configured repositories only, with a dead-letter queue and an alarm on it', () => {
+    const rules = ofType(main.resources, 'AWS::Events::Rule').map(([, rule]) => rule.Properties);
+    const ecr = rules.find((rule) => rule.Name === `greenlight-${stage}-ecr-push`);
+    expect(ecr.EventPattern).toEqual({
+      source: ['aws.ecr'],
+      'detail-type': ['ECR Image Action'],
+      detail: { 'action-type': ['PUSH'], result: ['SUCCESS'], 'repository-name': configuredRepositories },
+    });
+    expect(ecr.State).toBe('ENABLED');
+    expect(ecr.Targets).toHaveLength(1);
+    expect(ecr.Targets[0].Arn).toEqual({ 'Fn::GetAtt': ['OnImagePushedLambdaFunction', 'Arn'] });
+    expect(ecr.Targets[0].DeadLetterConfig).toEqual({ Arn: { 'Fn::GetAtt': ['PushEventsDeadLetterQueue', 'Arn'] } });
+
+    // The queue accepts only this stage's rules; the function's failed invocations go there too.
+    const policy = main.resources.PushEventsDeadLetterQueuePolicy.Properties.PolicyDocument.Statement[0];
+    expect(policy.Principal).toEqual({ Service: 'events.amazonaws.com' });
+    expect(policy.Condition.ArnEquals['aws:SourceArn'].map(render)).toEqual(
+      rules.map((rule) => `arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/${rule.Name}`),
+    );
+    expect(main.resources.OnImagePushedLambdaEvConf.Properties.DestinationConfig.OnFailure.Destination).toEqual({ 'Fn::GetAtt': ['PushEventsDeadLetterQueue', 'Arn'] });
+
+    const alarm = main.resources.PushEventsDeadLetterAlarm.Properties;
+    expect(alarm).toMatchObject({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+    expect(alarm.Dimensions).toEqual([{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['PushEventsDeadLetterQueue', 'QueueName'] } }]);
+    expect(alarm.AlarmActions).toEqual([{ Ref: 'NotificationTopic' }]);
+    expect(main.resources.NotificationTopic.Type).toBe('AWS::SNS::Topic');
+  });
+
+  it('declares the CloudTrail PutImage rule disabled unless install.cloudTrailRule is set', () => {
+    const name = `greenlight-${stage}-cloudtrail-putimage`;
+    const disabled = ofType(main.resources, 'AWS::Events::Rule').map(([, r]) => r.Properties).find((r) => r.Name === name);
+    expect(disabled.State).toBe('DISABLED');
+    const enabled = ofType(custom.resources, 'AWS::Events::Rule').map(([, r]) => r.Properties).find((r) => r.Name === name);
+    expect(enabled.State).toBe('ENABLED');
+    expect(enabled.EventPattern).toEqual({
+      source: ['aws.ecr'],
+      'detail-type': ['AWS API Call via CloudTrail'],
+      detail: {
+        eventSource: ['ecr.amazonaws.com'],
+        eventName: ['PutImage'],
+        errorCode: [{ exists: false }],
+        requestParameters: { repositoryName: ['shop-client', 'shop-server'] },
+      },
+    });
+    expect(enabled.Targets[0].DeadLetterConfig).toBeDefined();
+  });
+
+  it('grants no wildcard actions, and Resource "*" only for actions AWS authorises on nothing else, commented in serverless.yml', () => {
+    const yml = readFileSync(resolve(root, 'serverless.yml'), 'utf8').split('\n');
+    const statements = [...iamStatements(main.resources), ...iamStatements(custom.resources)];
+    expect(statements.length).toBeGreaterThan(20);
+    for (const { where, statement } of statements) {
+      expect(statement.Effect, where).toBe('Allow');
+      for (const action of asArray<string>(statement.Action)) expect(action, `${where} ${statement.Sid ?? ''}`).not.toContain('*');
+      // Each resource is an ARN or one intrinsic function: a list inside the list is a malformed policy.
+      for (const resource of asArray(statement.Resource)) expect(typeof resource === 'string' || (!!resource && !Array.isArray(resource) && typeof resource === 'object'), `${where} ${statement.Sid ?? ''}`).toBe(true);
+      if (!asArray(statement.Resource).includes('*')) continue;
+      expect(asArray(statement.Resource), `${where}: "*" mixed with other resources`).toEqual(['*']);
+      for (const action of asArray<string>(statement.Action)) expect(resourceStarRequired.has(action), `${where} ${action} on "*"`).toBe(true);
+      if (statement.Sid) {
+        // Our own statements: the comment saying why sits just above the Sid in serverless.yml.
+        const line = yml.findIndex((text) => text.includes(`Sid: ${statement.Sid}`));
+        expect(line, statement.Sid).toBeGreaterThan(0);
+        expect(yml.slice(Math.max(0, line - 4), line).join('\n'), statement.Sid).toMatch(/Resource "\*" required/);
+      } else {
+        // serverless-step-functions writes these (logs delivery, X-Ray); serverless.yml comments them.
+        expect(where).toBe('DeployPipelineRole');
+        expect(yml.join('\n')).toMatch(/Resource "\*" for the CloudWatch Logs\s+# delivery actions/);
+      }
+    }
+  });
+
+  it('gives every function its own role with only the actions its handler calls', () => {
+    expect(main.resources.IamRoleLambdaExecution).toBeUndefined();
+    const roles = new Set<string>();
+    for (const [key, actions] of Object.entries(expectedActions)) {
+      const id = `${key[0]!.toUpperCase()}${key.slice(1)}`;
+      const fn = main.resources[`${id}LambdaFunction`];
+      const [roleId, attribute] = fn.Properties.Role['Fn::GetAtt'];
+      expect(attribute).toBe('Arn');
+      expect(roles.has(roleId), `${key} shares ${roleId}`).toBe(false);
+      roles.add(roleId);
+      const role = main.resources[roleId];
+      expect(role.Type).toBe('AWS::IAM::Role');
+      expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }]);
+      expect(roleActions(main.resources, roleId), key).toEqual([...new Set([...logAndTrace, ...actions])].sort());
+      // Logs only into its own log group.
+      const logs = role.Properties.Policies[0].PolicyDocument.Statement.find((s: Json) => s.Sid === 'OwnLogs');
+      expect(logs.Resource).toEqual({ 'Fn::GetAtt': [`${id}LogGroup`, 'Arn'] });
+    }
+  });
+
+  it('scopes the pipeline roles to the configured applications, environments, repositories, buckets and state machine', () => {
+    const statementsOf = (roleId: string) => main.resources[roleId].Properties.Policies[0].PolicyDocument.Statement as Json[];
+    const resourcesOf = (roleId: string, sid: string) => asArray(statementsOf(roleId).find((s) => s.Sid === sid).Resource).map(render);
+    const arn = (service: string, resource: string) => `arn:<AWS::Partition>:${service}:<AWS::Region>:<AWS::AccountId>:${resource}`;
+
+    expect(resourcesOf('OnImagePushedRole', 'StartDeployments')).toEqual(['<DeployPipeline>']);
+    expect(resourcesOf('ResolvePlanRole', 'VerifyPushedImage')).toEqual(configuredRepositories.map((r) => arn('ecr', `repository/${r}`)));
+    expect(resourcesOf('RecordAuditRole', 'WriteAuditRecords')).toEqual(['<AuditBucket.Arn>/deployments/*']);
+    expect(resourcesOf('RenderBundleRole', 'StoreBundles')).toEqual(['<BundleBucket.Arn>/bundles/*']);
+    const applications = Object.keys(configured.applications).sort();
+    const environments = Object.entries<Json>(configured.applications).flatMap(([app, spec]) => spec.stages.map((s: Json) => arn('elasticbeanstalk', `environment/${app}/${s.environment}`)));
+    expect(resourcesOf('DeployStageRole', 'DeployToConfiguredEnvironments')).toEqual([
+      ...applications.map((app) => arn('elasticbeanstalk', `application/${app}`)),
+      ...applications.map((app) => arn('elasticbeanstalk', `applicationversion/${app}/*`)),
+      ...environments,
+    ]);
+    // The fixture configuration changes the scope with it.
+    const fixtureEnvironments = asArray(
+      custom.resources.DeployStageRole.Properties.Policies[0].PolicyDocument.Statement.find((s: Json) => s.Sid === 'DeployToConfiguredEnvironments').Resource,
+    ).map(render);
+    expect(fixtureEnvironments).toEqual([
+      arn('elasticbeanstalk', 'application/shop'),
+      arn('elasticbeanstalk', 'applicationversion/shop/*'),
+      arn('elasticbeanstalk', 'environment/shop/shop-dev'),
+      arn('elasticbeanstalk', 'environment/shop/shop-prod'),
+    ]);
+  });
+
+  it('hardens both buckets: encryption, no public access, versioning, TLS only; audit records under Object Lock', () => {
+    for (const id of ['BundleBucket', 'AuditBucket']) {
+      const bucket = main.resources[id];
+      expect(bucket.DeletionPolicy, id).toBe('Retain');
+      expect(bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm, id).toMatch(/^(AES256|aws:kms)$/);
+      expect(bucket.Properties.PublicAccessBlockConfiguration, id).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+      expect(bucket.Properties.VersioningConfiguration, id).toEqual({ Status: 'Enabled' });
+      expect(bucket.Properties.OwnershipControls, id).toEqual({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
+      const [policyId, policy] = ofType(main.resources, 'AWS::S3::BucketPolicy').find(([, p]) => p.Properties.Bucket.Ref === id)!;
+      const tls = policy.Properties.PolicyDocument.Statement.find((s: Json) => s.Condition?.Bool?.['aws:SecureTransport'] === 'false');
+      expect(tls, policyId).toMatchObject({ Effect: 'Deny', Principal: '*', Action: 's3:*' });
+      expect(tls.Resource.map(render)).toEqual([`<${id}.Arn>`, `<${id}.Arn>/*`]);
+    }
+    const audit = main.resources.AuditBucket.Properties;
+    expect(audit.ObjectLockEnabled).toBe(true);
+    expect(audit.ObjectLockConfiguration).toEqual({ ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Years: 7 } } });
+    expect(custom.resources.AuditBucket.Properties.ObjectLockConfiguration.Rule.DefaultRetention).toEqual({ Mode: 'COMPLIANCE', Years: 10 });
+  });
+
+  it('keeps at most install.maxVersions application versions per configured application', () => {
+    const schedules = (run: Packaged) =>
+      ofType(run.resources, 'AWS::Scheduler::Schedule').map(([, s]) => {
+        const input = JSON.parse(render(s.Properties.Target.Input));
+        expect(render(s.Properties.Target.Arn)).toBe('arn:<AWS::Partition>:scheduler:::aws-sdk:elasticbeanstalk:updateApplicationResourceLifecycle');
+        expect(s.Properties.Target.RoleArn).toEqual({ 'Fn::GetAtt': ['VersionLifecycleSchedulerRole', 'Arn'] });
+        return input;
+      });
+    const main_ = schedules(main);
+    expect(main_.map((i) => i.ApplicationName).sort()).toEqual(Object.keys(configured.applications).sort());
+    for (const input of main_) {
+      expect(input.ResourceLifecycleConfig).toEqual({
+        ServiceRole: '<VersionLifecycleServiceRole.Arn>',
+        VersionLifecycleConfig: { MaxCountRule: { Enabled: true, MaxCount: 200, DeleteSourceFromS3: true }, MaxAgeRule: { Enabled: false } },
+      });
+    }
+    expect(schedules(custom).map((i) => [i.ApplicationName, i.ResourceLifecycleConfig.VersionLifecycleConfig.MaxCountRule.MaxCount])).toEqual([['shop', 50]]);
+    expect(main.resources.VersionLifecycleServiceRole.Properties.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({ Service: 'elasticbeanstalk.amazonaws.com' });
+  });
+
+  it('applies the install settings to log retention', () => {
+    expect(main.resources.ResolvePlanLogGroup.Properties.RetentionInDays).toBe(90);
+    expect(custom.resources.ResolvePlanLogGroup.Properties.RetentionInDays).toBe(30);
+    expect(custom.resources.DeployPipelineLogGroup.Properties.RetentionInDays).toBe(30);
+  });
+});

@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import aslValidator from 'asl-validator';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { configJsonSchema } from '../../shared/config/json-schema.ts';
+import { errorNames } from '../../shared/errors.ts';
+import { allStates } from '../../local/services/step-functions/definition.ts';
+
+const raw = parse(readFileSync(new URL('../../statemachine/deploy-pipeline.asl.yml', import.meta.url), 'utf8'));
+
+/** The definition as AWS receives it: Fn::GetAtt references replaced by function ARNs. */
+function withArns(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withArns);
+  if (value && typeof value === 'object') {
+    const getAtt = (value as Record<string, unknown>)['Fn::GetAtt'];
+    if (Array.isArray(getAtt)) return `arn:aws:lambda:eu-west-1:123456789012:function:greenlight-test-${getAtt[0]}`;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withArns(v)]));
+  }
+  return value;
+}
+const definition = withArns(raw) as Parameters<typeof allStates>[0];
+
+describe('the state machine file', () => {
+  it('is valid Amazon States Language', () => {
+    const { isValid, errors } = aslValidator(definition as never);
+    expect(errors).toEqual([]);
+    expect(isValid).toBe(true);
+  });
+
+  it('matches only error names that the code throws, AWS defines, or Lambda reports', () => {
+    const known = new Set<string>(errorNames);
+    const matched = allStates(definition).flatMap(([, state]) => [...((state.Retry as Array<{ ErrorEquals: string[] }>) ?? []), ...((state.Catch as Array<{ ErrorEquals: string[] }>) ?? [])].flatMap((r) => r.ErrorEquals));
+    const unknown = matched.filter((name) => !known.has(name) && !name.startsWith('States.') && !name.startsWith('Lambda.'));
+    expect(unknown).toEqual([]);
+  });
+
+  it('retries the Lambda service errors on every Task and bounds every Task with a timeout', () => {
+    for (const [name, state] of allStates(definition).filter(([, s]) => s.Type === 'Task')) {
+      const retried = ((state.Retry as Array<{ ErrorEquals: string[] }>) ?? []).flatMap((r) => r.ErrorEquals);
+      expect(retried.some((e) => e === 'Lambda.ServiceException' || e === 'States.ALL'), name).toBe(true);
+      expect(state.TimeoutSeconds ?? state.TimeoutSecondsPath, name).toBeDefined();
+    }
+  });
+
+  it('has a top-level timeout and Title Case state names', () => {
+    expect(raw.TimeoutSeconds).toBeGreaterThan(0);
+    for (const [name] of allStates(definition)) expect(name, name).toMatch(/^[A-Z][A-Za-z]*( [A-Z][A-Za-z]*)*\??$/);
+  });
+});
+
+describe('the configuration JSON Schema', () => {
+  it('is up to date with the zod schema (run npm run schema)', () => {
+    const file = JSON.parse(readFileSync(new URL('../../greenlight.schema.json', import.meta.url), 'utf8'));
+    expect(file).toEqual(JSON.parse(JSON.stringify(configJsonSchema())));
+  });
+});
