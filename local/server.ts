@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Faults, testFaults } from './faults.ts';
+import { type LocalIdentity, callerArn, localIdentities, verifySigV4 } from './identities.ts';
 import { jsonError } from './protocol/json.ts';
 import { queryError } from './protocol/query.ts';
 import { AwsServiceError, type LocalRequest, type LocalResponse } from './protocol/types.ts';
@@ -24,7 +25,7 @@ export interface LocalAwsOptions {
   readonly faults?: Partial<Faults>;
 }
 
-type ServiceName = 'ecr' | 'stepfunctions' | 'events' | 'lambda' | 'elasticbeanstalk' | 'sns' | 's3';
+type ServiceName = 'ecr' | 'stepfunctions' | 'events' | 'lambda' | 'lambda-url' | 'elasticbeanstalk' | 'sns' | 's3';
 
 const targetPrefixes: Array<[string, ServiceName]> = [
   ['AmazonEC2ContainerRegistry_V20150921.', 'ecr'],
@@ -37,6 +38,7 @@ export function serviceOf(headers: IncomingMessage['headers'], path: string, bod
   const target = String(headers['x-amz-target'] ?? '');
   for (const [prefix, service] of targetPrefixes) if (target.startsWith(prefix)) return service;
   if (path.startsWith('/2015-03-31/functions/')) return 'lambda';
+  if (path.startsWith('/_lambda-url/')) return 'lambda-url';
   const scope = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\//.exec(String(headers.authorization ?? ''))?.[1];
   if (scope === 'ecr' || scope === 'events' || scope === 'lambda' || scope === 'elasticbeanstalk' || scope === 'sns' || scope === 's3') return scope;
   if (scope === 'states') return 'stepfunctions';
@@ -64,6 +66,8 @@ export class LocalAws {
   readonly eb: LocalElasticBeanstalk;
   readonly sns: LocalSns;
   readonly sfn: LocalStepFunctions;
+  /** The principals whose keys the endpoint knows (SigV4 is verified for function URLs). */
+  readonly identities: LocalIdentity[];
   private server?: Server;
   private port = 0;
   private host = '127.0.0.1';
@@ -73,10 +77,18 @@ export class LocalAws {
     this.accountId = options.accountId ?? '000000000000';
     this.faults = { ...testFaults, ...options.faults };
     const { region, accountId, faults } = this;
+    this.identities = localIdentities(accountId);
     this.bus = new LocalEventBus(region, accountId);
     this.lambda = new LocalLambda(options.projectRoot ?? process.cwd(), region, accountId);
     this.s3 = new LocalS3();
-    this.ecr = new LocalEcr({ region, accountId, faults, emit: (event) => this.bus.put(event), envelope: (...args) => this.bus.envelope(...args) });
+    this.ecr = new LocalEcr({
+      region,
+      accountId,
+      faults,
+      emit: (event) => this.bus.put(event),
+      envelope: (...args) => this.bus.envelope(...args),
+      callerArn: (request) => callerArn(this.identities, accountId, request.headers),
+    });
     this.eb = new LocalElasticBeanstalk({ region, accountId, faults, readObject: (bucket, key) => this.s3.readObject(bucket, key) });
     this.sns = new LocalSns({ region, accountId });
     this.sfn = new LocalStepFunctions({
@@ -131,7 +143,7 @@ export class LocalAws {
     const request: LocalRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body, requestId: randomUUID() };
     let response: LocalResponse;
     try {
-      response = await this.dispatch(service, request);
+      response = service === 'lambda-url' ? await this.functionUrl(request) : await this.dispatch(service, request);
     } catch (error) {
       // A bug in an emulator must look like an AWS 500, never take the endpoint down.
       const fault = new AwsServiceError('InternalFailure', `The local endpoint failed: ${(error as Error).message}`, 500);
@@ -141,7 +153,16 @@ export class LocalAws {
     res.end(response.body);
   }
 
-  private dispatch(service: Exclude<ServiceName, 's3'>, request: LocalRequest): Promise<LocalResponse> {
+  /** Function URLs with AWS_IAM auth: only a request signed by a known identity reaches the handler. */
+  private async functionUrl(request: LocalRequest): Promise<LocalResponse> {
+    const verified = await verifySigV4(this.identities, { ...request, host: String(request.headers.host ?? '') });
+    if (!verified.ok) {
+      return { status: verified.status, headers: { 'content-type': 'application/json', 'x-amzn-errortype': verified.code }, body: JSON.stringify({ Message: verified.message }) };
+    }
+    return this.lambda.handleUrl(request, verified.identity);
+  }
+
+  private dispatch(service: Exclude<ServiceName, 's3' | 'lambda-url'>, request: LocalRequest): Promise<LocalResponse> {
     switch (service) {
       case 'ecr':
         return this.ecr.handle(request);

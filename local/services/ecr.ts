@@ -126,13 +126,15 @@ export class LocalEcr {
   private readonly faults: Faults;
   private readonly emit: (event: BusEvent) => void;
   private readonly envelope: LocalEventBus['envelope'];
+  private readonly callerArn: (request: LocalRequest) => string;
 
-  constructor(options: { region: string; accountId: string; faults: Faults; emit: (event: BusEvent) => void; envelope: LocalEventBus['envelope'] }) {
+  constructor(options: { region: string; accountId: string; faults: Faults; emit: (event: BusEvent) => void; envelope: LocalEventBus['envelope']; callerArn?: (request: LocalRequest) => string }) {
     this.region = options.region;
     this.accountId = options.accountId;
     this.faults = options.faults;
     this.emit = options.emit;
     this.envelope = options.envelope;
+    this.callerArn = options.callerArn ?? (() => `arn:aws:iam::${this.accountId}:root`);
   }
 
   /** The registry host and path a `docker push` would use. */
@@ -264,6 +266,28 @@ export class LocalEcr {
     this.emit(this.envelope('aws.ecr', 'ECR Image Action', detail, [repository.arn]));
   }
 
+  /**
+   * CloudTrail's record of a PutImage, as EventBridge delivers it ("AWS API Call via CloudTrail"):
+   * the one event that says who pushed. Not subject to dropEcrEvents (a different delivery path).
+   */
+  private recordApiCall(request: LocalRequest, repository: Repository, digest: string, tag: string | undefined): void {
+    const arn = this.callerArn(request);
+    const type = arn.includes(':assumed-role/') ? 'AssumedRole' : arn.endsWith(':root') ? 'Root' : 'IAMUser';
+    const detail = {
+      eventVersion: '1.08',
+      userIdentity: { type, arn, accountId: this.accountId },
+      eventTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      eventSource: 'ecr.amazonaws.com',
+      eventName: 'PutImage',
+      awsRegion: this.region,
+      requestParameters: { repositoryName: repository.name, registryId: this.accountId, ...(tag === undefined ? {} : { imageTag: tag }) },
+      responseElements: { image: { repositoryName: repository.name, registryId: this.accountId, imageId: { imageDigest: digest, ...(tag === undefined ? {} : { imageTag: tag }) } } },
+      requestID: request.requestId,
+      eventType: 'AwsApiCall',
+    };
+    this.emit(this.envelope('aws.ecr', 'AWS API Call via CloudTrail', detail, []));
+  }
+
   private describeRepository(repository: Repository): Record<string, unknown> {
     return {
       repositoryArn: repository.arn,
@@ -335,7 +359,7 @@ export class LocalEcr {
         this.repositories.delete(repository.name);
         return { repository: this.describeRepository(repository) };
       },
-      PutImage: (input: Record<string, unknown>) => {
+      PutImage: (input: Record<string, unknown>, request: LocalRequest) => {
         const repository = this.repository(requiredString(input, 'repositoryName'), optionalString(input, 'registryId'));
         const manifest = requiredString(input, 'imageManifest');
         const tag = optionalString(input, 'imageTag');
@@ -347,6 +371,7 @@ export class LocalEcr {
           ...(mediaType === undefined ? {} : { mediaType }),
           ...(digest === undefined ? {} : { digest }),
         });
+        this.recordApiCall(request, repository, image.digest, tag);
         return {
           image: {
             registryId: this.accountId,

@@ -8,6 +8,8 @@ import { AwsServiceError, type LocalRequest, type LocalResponse } from '../proto
 /** A function as serverless.yml declares it: `handler: functions/deploy/handler.handler`. */
 export interface LocalFunction {
   readonly name: string;
+  /** `aws_iam` when serverless.yml gives the function a URL with IAM auth. */
+  readonly url?: 'aws_iam' | 'none';
   /** The module path (without extension) and the export, split from serverless.yml's `handler`. */
   readonly handler: string;
   readonly timeoutSeconds: number;
@@ -72,6 +74,48 @@ export class LocalLambda {
         durationMs: Date.now() - started,
       };
     }
+  }
+
+  /**
+   * A function URL, as AWS serves it but under a path: `/_lambda-url/<function name>/<path>`.
+   * The caller is already authenticated (SigV4) by the server; the handler gets the 2.0 event.
+   */
+  async handleUrl(request: LocalRequest, caller: { accessKeyId: string; arn: string } | undefined): Promise<LocalResponse> {
+    const match = /^\/_lambda-url\/([^/]+)(\/.*)?$/.exec(request.path);
+    const fn = match ? this.find(decodeURIComponent(match[1]!)) : undefined;
+    if (!fn?.url) return { status: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Message: 'Function URL not found' }) };
+    const rawPath = match![2] ?? '/';
+    const now = new Date();
+    const headers = Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v)]));
+    const event = {
+      version: '2.0',
+      routeKey: '$default',
+      rawPath,
+      rawQueryString: request.query.toString(),
+      headers,
+      queryStringParameters: request.query.size > 0 ? Object.fromEntries(request.query) : undefined,
+      requestContext: {
+        accountId: this.accountId,
+        apiId: fn.name,
+        authorizer: caller ? { iam: { accessKey: caller.accessKeyId, accountId: this.accountId, callerId: caller.arn.split(':').pop(), userArn: caller.arn, userId: caller.arn.split('/').pop() } } : undefined,
+        domainName: headers.host ?? '127.0.0.1',
+        http: { method: request.method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+        requestId: request.requestId,
+        routeKey: '$default',
+        stage: '$default',
+        time: now.toISOString(),
+        timeEpoch: now.getTime(),
+      },
+      body: request.body.length > 0 ? request.body.toString('utf8') : undefined,
+      isBase64Encoded: false,
+    };
+    const result = await this.invoke(fn.name, event);
+    if (!result.ok) return { status: 502, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Message: 'Internal Server Error' }) };
+    const out = result.payload as { statusCode?: number; headers?: Record<string, string>; body?: string } | null;
+    if (out && typeof out === 'object' && typeof out.statusCode === 'number') {
+      return { status: out.statusCode, headers: { 'content-type': 'application/json', ...(out.headers ?? {}) }, body: out.body ?? '' };
+    }
+    return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(out) };
   }
 
   /** The Invoke API: POST /2015-03-31/functions/{name}/invocations. */

@@ -281,12 +281,18 @@ describe('serverless package', () => {
   });
 
   it('gives every Lambda a timeout shorter than the TimeoutSeconds of the Task states that call it', () => {
-    const file = JSON.stringify(parse(readFileSync(resolve(root, 'statemachine/deploy-pipeline.asl.yml'), 'utf8')));
-    const tasks = [...file.matchAll(/"Resource":\{"Fn::GetAtt":\["(\w+)","Arn"\]\}[^]*?"TimeoutSeconds":(\d+)/g)];
+    const tasks: Array<[string, number]> = [];
+    const visit = (value: Json): void => {
+      if (!value || typeof value !== 'object') return;
+      if (value.Type === 'Task' && value.Resource?.['Fn::GetAtt']) tasks.push([value.Resource['Fn::GetAtt'][0], value.TimeoutSeconds]);
+      for (const child of Object.values(value)) visit(child);
+    };
+    visit(parse(readFileSync(resolve(root, 'statemachine/deploy-pipeline.asl.yml'), 'utf8')));
     expect(tasks.length).toBeGreaterThan(5);
-    for (const [, key, seconds] of tasks) {
-      const fn = main.resources[`${key![0]!.toUpperCase()}${key!.slice(1)}LambdaFunction`];
-      expect(fn.Properties.Timeout, key).toBeLessThan(Number(seconds));
+    for (const [key, seconds] of tasks) {
+      const fn = main.resources[`${key[0]!.toUpperCase()}${key.slice(1)}LambdaFunction`];
+      expect(seconds, `${key}: Task without TimeoutSeconds`).toBeTypeOf('number');
+      expect(fn.Properties.Timeout, key).toBeLessThan(seconds);
     }
   });
 

@@ -26,6 +26,7 @@ import { serve } from './serve.ts';
 const ACCOUNT = '000000000000';
 let faults: Faults;
 let events: BusEvent[];
+let trail: BusEvent[];
 let ecr: LocalEcr;
 let client: ECRClient;
 let server: Awaited<ReturnType<typeof serve>>;
@@ -44,8 +45,9 @@ afterAll(async () => {
 beforeEach(() => {
   faults = structuredClone(testFaults);
   events = [];
+  trail = [];
   const bus = new LocalEventBus('us-east-1', ACCOUNT);
-  ecr = new LocalEcr({ region: 'us-east-1', accountId: ACCOUNT, faults, emit: (e) => events.push(e), envelope: bus.envelope.bind(bus) });
+  ecr = new LocalEcr({ region: 'us-east-1', accountId: ACCOUNT, faults, emit: (e) => (e['detail-type'] === 'ECR Image Action' ? events : trail).push(e), envelope: bus.envelope.bind(bus), callerArn: () => 'arn:aws:sts::000000000000:assumed-role/ci-pusher/ci' });
 });
 
 const digestOf = (manifest: string) => `sha256:${createHash('sha256').update(manifest).digest('hex')}`;
@@ -135,6 +137,18 @@ describe('PutImage', () => {
     ecr.createRepository('api');
     const { digest } = ecr.putImage('api', sampleManifest('x'));
     expect(events[0]?.detail).toEqual({ result: 'SUCCESS', 'action-type': 'PUSH', 'repository-name': 'api', 'image-digest': digest });
+  });
+
+  it('records the PutImage call as CloudTrail does, with who pushed', async () => {
+    ecr.createRepository('api');
+    const manifest = sampleManifest('trail');
+    await client.send(new PutImageCommand({ repositoryName: 'api', imageTag: 'v7', imageManifest: manifest }));
+    expect(trail).toHaveLength(1);
+    expect(trail[0]).toMatchObject({
+      source: 'aws.ecr',
+      'detail-type': 'AWS API Call via CloudTrail',
+      detail: { eventName: 'PutImage', userIdentity: { type: 'AssumedRole', arn: 'arn:aws:sts::000000000000:assumed-role/ci-pusher/ci' }, requestParameters: { repositoryName: 'api', imageTag: 'v7' } },
+    });
   });
 
   it('drops as many events as the dropEcrEvents fault says', async () => {
