@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { GreenlightError } from '../shared/errors.ts';
 import { projectRoot } from '../local/stack.ts';
 import { sampleManifest } from '../local/services/ecr.ts';
+import { decideCommand, pendingCommand } from './commands/approvals.ts';
 import { demoCommand, scenarios, type Scenario } from './commands/demo.ts';
 import { localCommand } from './commands/local.ts';
 import { planCommand } from './commands/plan.ts';
@@ -51,6 +52,38 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (options: { scenario: Scenario; broken?: boolean; multi?: boolean; config: string }) => {
       const scenario = options.broken ? 'broken' : options.multi ? 'multi' : options.scenario;
       exitCode = await demoCommand({ scenario, config: options.config });
+    });
+
+  const urlOption = () => new Option('--url <url>', 'approval API URL (default: $GREENLIGHT_APPROVAL_URL)');
+  program
+    .command('pending')
+    .description('deployments waiting for approval: what, where, for how long, for whom')
+    .addOption(urlOption())
+    .option('--json', 'machine-readable output')
+    .action(async (options) => {
+      exitCode = await pendingCommand(options);
+    });
+
+  program
+    .command('approve')
+    .description('approve a waiting promotion, signed with your AWS identity')
+    .argument('<id>', 'the deployment id (greenlight pending lists them)')
+    .option('-m, --comment <text>', 'why (kept in the execution history and the audit record)')
+    .addOption(urlOption())
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, options) => {
+      exitCode = await decideCommand('approve', id, options);
+    });
+
+  program
+    .command('reject')
+    .description('reject a waiting promotion, signed with your AWS identity')
+    .argument('<id>', 'the deployment id (greenlight pending lists them)')
+    .requiredOption('-r, --reason <text>', 'why (required: the audit record says it)')
+    .addOption(urlOption())
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, options) => {
+      exitCode = await decideCommand('reject', id, options);
     });
 
   program

@@ -13,6 +13,8 @@ export interface ManifestFunction {
   readonly memorySize: number;
   readonly environment: Record<string, string>;
   readonly eventPatterns: Array<Record<string, unknown>>;
+  /** A function URL (`url: { authorizer: aws_iam }` in serverless.yml): its auth type. */
+  readonly url?: 'aws_iam' | 'none';
 }
 
 export interface ServerlessManifest {
@@ -60,6 +62,7 @@ export function readServerlessManifest(projectRoot: string, options: ManifestOpt
       Object.entries({ ...(provider.environment ?? {}), ...(fn.environment ?? {}) }).map(([name, value]) => [name, String(intrinsics(value))]),
     ),
     eventPatterns: (fn.events ?? []).filter((e: any) => e.eventBridge?.pattern).map((e: any) => e.eventBridge.pattern),
+    ...(fn.url ? { url: fn.url === true || fn.url.authorizer !== 'aws_iam' ? ('none' as const) : ('aws_iam' as const) } : {}),
   }));
   const stateMachines = Object.entries((doc.stepFunctions?.stateMachines ?? {}) as Record<string, any>).map(([key, sm]) => ({
     key,

@@ -27,7 +27,10 @@ export interface GreenlightLocal {
   readonly stateMachineArn: string;
   readonly bundleBucket: string;
   readonly auditBucket: string;
+  readonly approvalsBucket: string;
   readonly topicArn: string;
+  /** The approval API's function URL (GREENLIGHT_APPROVAL_URL), when serverless.yml declares one. */
+  readonly approvalUrl?: string;
   readonly manifest: ServerlessManifest;
   close(): Promise<void>;
 }
@@ -48,6 +51,8 @@ export async function startGreenlightLocal(options: GreenlightLocalOptions = {})
     const auditBucket = `greenlight-${stage}-audit`;
     await aws.s3.createBucket(bundleBucket);
     await aws.s3.createBucket(auditBucket);
+    const approvalsBucket = `greenlight-${stage}-approvals`;
+    await aws.s3.createBucket(approvalsBucket);
     const topicArn = aws.sns.createTopic(`greenlight-${stage}-notifications`);
     const stateMachineName = `greenlight-${stage}-deploy-pipeline`;
     const stateMachineArn = `arn:aws:states:${aws.region}:${aws.accountId}:stateMachine:${stateMachineName}`;
@@ -58,7 +63,7 @@ export async function startGreenlightLocal(options: GreenlightLocalOptions = {})
       stage,
       region: aws.region,
       accountId: aws.accountId,
-      refs: { BundleBucket: bundleBucket, AuditBucket: auditBucket, DeployPipeline: stateMachineArn, NotificationTopic: topicArn },
+      refs: { BundleBucket: bundleBucket, AuditBucket: auditBucket, ApprovalsBucket: approvalsBucket, DeployPipeline: stateMachineArn, NotificationTopic: topicArn },
     });
 
     // What the Lambda runtime gives every function: region, credentials, the task root, and here the endpoint.
@@ -73,7 +78,7 @@ export async function startGreenlightLocal(options: GreenlightLocalOptions = {})
     });
     for (const fn of manifest.functions) {
       for (const [name, value] of Object.entries(fn.environment)) process.env[name] = value;
-      aws.lambda.register({ name: fn.name, handler: fn.handler, timeoutSeconds: fn.timeoutSeconds, memorySize: fn.memorySize });
+      aws.lambda.register({ name: fn.name, handler: fn.handler, timeoutSeconds: fn.timeoutSeconds, memorySize: fn.memorySize, ...(fn.url ? { url: fn.url } : {}) });
       for (const [index, pattern] of fn.eventPatterns.entries()) {
         aws.bus.addRule({
           name: `${fn.key}-rule-${index + 1}`,
@@ -98,9 +103,12 @@ export async function startGreenlightLocal(options: GreenlightLocalOptions = {})
       for (const repository of app.images) aws.ecr.createRepository(repository);
     }
 
+    const urlFunction = manifest.functions.find((fn) => fn.url);
     return {
       aws,
       endpoint: aws.endpoint,
+      approvalsBucket,
+      ...(urlFunction ? { approvalUrl: `${aws.endpoint}/_lambda-url/${urlFunction.name}` } : {}),
       config,
       configPath,
       stateMachineArn,

@@ -35,8 +35,9 @@ export interface AuditRecord {
 export function readableCause(cause: unknown): string | null {
   if (typeof cause !== 'string' || cause === '') return null;
   try {
-    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown; decision?: unknown; approver?: unknown; comment?: unknown; at?: unknown };
     if (parsed && typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+    if (parsed && parsed.decision === 'reject') return `rejected by ${String(parsed.approver)} at ${String(parsed.at)}: ${String(parsed.comment)}`;
   } catch {
     // not JSON: a Fail state's Cause, already readable
   }

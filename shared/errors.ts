@@ -76,6 +76,41 @@ export class RollbackFailedError extends GreenlightError {
   override readonly name = 'RollbackFailedError' as const;
 }
 
+/** An approver said no: the promotion ends with the approver's reason. */
+export class ApprovalRejectedError extends GreenlightError {
+  override readonly name = 'ApprovalRejectedError' as const;
+}
+
+/** Nobody decided within the stage's approval timeout: the target environment was not touched. */
+export class ApprovalExpiredError extends GreenlightError {
+  override readonly name = 'ApprovalExpiredError' as const;
+}
+
+/** No deployment waits for approval under this id (never did, or already decided). */
+export class ApprovalNotFoundError extends GreenlightError {
+  override readonly name = 'ApprovalNotFoundError' as const;
+}
+
+/** The approval was already decided (or expired) by the time this decision arrived. */
+export class ApprovalAlreadyDecidedError extends GreenlightError {
+  override readonly name = 'ApprovalAlreadyDecidedError' as const;
+}
+
+/** The caller is not on the stage's list of approvers. */
+export class ApproverNotAllowedError extends GreenlightError {
+  override readonly name = 'ApproverNotAllowedError' as const;
+}
+
+/** The caller pushed the image: separation of duties wants somebody else to approve it. */
+export class SelfApprovalError extends GreenlightError {
+  override readonly name = 'SelfApprovalError' as const;
+}
+
+/** A decision request is malformed (unknown decision, a rejection without a reason). */
+export class InvalidDecisionError extends GreenlightError {
+  override readonly name = 'InvalidDecisionError' as const;
+}
+
 /** A task got input that does not match its schema: the state machine and the code disagree (a bug). */
 export class InvalidTaskInputError extends GreenlightError {
   override readonly name = 'InvalidTaskInputError' as const;
@@ -102,6 +137,13 @@ export const errorNames = [
   'RollbackFailedError',
   'TransientAwsError',
   'InvalidTaskInputError',
+  'ApprovalRejectedError',
+  'ApprovalExpiredError',
+  'ApprovalNotFoundError',
+  'ApprovalAlreadyDecidedError',
+  'ApproverNotAllowedError',
+  'SelfApprovalError',
+  'InvalidDecisionError',
 ] as const;
 
 export type ErrorName = (typeof errorNames)[number];

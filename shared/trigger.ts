@@ -1,4 +1,6 @@
+import type { S3Client } from '@aws-sdk/client-s3';
 import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { pushers } from './approval/records.ts';
 import type { GreenlightConfig } from './config/schema.ts';
 import { ImagePush } from './contracts.ts';
 import { executionName } from './naming.ts';
@@ -36,6 +38,11 @@ export function readPushEvent(event: unknown): PushReading {
   return { push: parsed.data };
 }
 
+/** Remembers who pushed an image (CloudTrail knows, the ECR event does not) for separation of duties. */
+export async function recordPusher({ s3 }: { s3: S3Client }, { bucket, push, at }: { bucket: string; push: ImagePush; at: Date }): Promise<void> {
+  if (push.pushedBy) await pushers.put(s3, bucket, { repository: push.repository, digest: push.digest, pushedBy: push.pushedBy, at: at.toISOString() });
+}
+
 /** Which application a repository deploys, if any. */
 export function applicationOf(config: GreenlightConfig, repository: string): string | undefined {
   return Object.entries(config.applications).find(([, app]) => app.images.includes(repository))?.[0];
@@ -56,8 +63,9 @@ export async function startDeployment(
   const application = applicationOf(config, push.repository);
   if (!application) return { started: false, reason: `repository ${push.repository} is not part of any configured application` };
   const name = executionName(application, push);
-  // Only the push itself goes in: a repeat delivery must produce byte-identical input.
-  const input = JSON.stringify({ image: { repository: push.repository, tag: push.tag, digest: push.digest, ...(push.pushedBy ? { pushedBy: push.pushedBy } : {}) } });
+  // Only what every event of this push says goes in: whichever of the ECR and CloudTrail events
+  // arrives first, and however often, the input is byte-identical, so Step Functions deduplicates.
+  const input = JSON.stringify({ image: { repository: push.repository, tag: push.tag, digest: push.digest } });
   try {
     const started = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input }));
     return { started: true, executionArn: started.executionArn!, executionName: name, application };

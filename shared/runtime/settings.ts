@@ -6,6 +6,8 @@ export const settingNames = {
   configFile: 'GREENLIGHT_CONFIG_FILE',
   bundleBucket: 'BUNDLE_BUCKET',
   auditBucket: 'AUDIT_BUCKET',
+  /** Pending approvals and who pushed which image (for separation of duties). */
+  approvalsBucket: 'APPROVALS_BUCKET',
   stateMachineArn: 'STATE_MACHINE_ARN',
   notificationTopicArn: 'NOTIFICATION_TOPIC_ARN',
 } as const;
