@@ -57,6 +57,9 @@ export async function callApprovalApi(
   } catch {
     parsed = { message: text };
   }
-  if (!response.ok) throw new ApprovalApiError(response.status, parsed.error ?? parsed.Message ?? `HTTP ${response.status}`, parsed.message ?? parsed.Message ?? text);
+  if (!response.ok) {
+    const code = parsed.error ?? response.headers.get('x-amzn-errortype')?.split(':')[0] ?? `HTTP${response.status}`;
+    throw new ApprovalApiError(response.status, code, parsed.message ?? parsed.Message ?? text);
+  }
   return parsed;
 }

@@ -61,7 +61,8 @@ export function readServerlessManifest(projectRoot: string, options: ManifestOpt
     environment: Object.fromEntries(
       Object.entries({ ...(provider.environment ?? {}), ...(fn.environment ?? {}) }).map(([name, value]) => [name, String(intrinsics(value))]),
     ),
-    eventPatterns: (fn.events ?? []).filter((e: any) => e.eventBridge?.pattern).map((e: any) => e.eventBridge.pattern),
+    // A rule declared `enabled: false` exists in AWS but delivers nothing; locally it is left out.
+    eventPatterns: (fn.events ?? []).filter((e: any) => e.eventBridge?.pattern && e.eventBridge.enabled !== false && e.eventBridge.enabled !== 'false').map((e: any) => e.eventBridge.pattern),
     ...(fn.url ? { url: fn.url === true || fn.url.authorizer !== 'aws_iam' ? ('none' as const) : ('aws_iam' as const) } : {}),
   }));
   const stateMachines = Object.entries((doc.stepFunctions?.stateMachines ?? {}) as Record<string, any>).map(([key, sm]) => ({

@@ -57,8 +57,20 @@ export const Application = z.strictObject({
   health: Health.prefault({}),
 });
 
+/** How greenlight is installed into AWS (read by deploy/greenlight-vars.cjs for serverless.yml). */
+export const Install = z.strictObject({
+  cloudTrailRule: z.boolean().optional().describe('also start deployments from CloudTrail PutImage, which says who pushed (needs a trail)'),
+  maxVersions: z.number().int().min(2).max(1000).optional().describe('application versions EB keeps per application (lifecycle)'),
+  auditRetention: z
+    .strictObject({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']).optional(), years: z.number().int().min(1).max(100).optional() })
+    .optional()
+    .describe('Object Lock of the audit records'),
+  logRetentionDays: z.number().int().positive().optional().describe('CloudWatch Logs retention'),
+});
+
 export const GreenlightConfig = z
   .strictObject({
+    install: Install.optional(),
     applications: z.record(
       z.string().regex(/^[^/]{1,100}$/, 'an EB application name is 1–100 characters without /'),
       Application,

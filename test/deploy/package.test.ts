@@ -121,6 +121,9 @@ const resourceStarRequired = new Set([
   'elasticloadbalancing:DescribeInstanceHealth',
   'elasticloadbalancing:DescribeTargetGroups',
   'elasticloadbalancing:DescribeTargetHealth',
+  // Step Functions task-token calls (the approval API): authorised by the token, no resource type
+  'states:SendTaskSuccess',
+  'states:SendTaskFailure',
 ]);
 
 /** What each handler calls (read from shared/*.ts), and so exactly what its role may do. */
@@ -169,7 +172,9 @@ const beanstalkAsCaller = [
   's3:PutObjectAcl',
 ];
 const expectedActions: Record<string, string[]> = {
-  onImagePushed: ['states:StartExecution', 'sqs:SendMessage'],
+  onImagePushed: ['states:StartExecution', 'sqs:SendMessage', 's3:PutObject'],
+  requestApproval: ['s3:PutObject', 's3:GetObject', 's3:ListBucket', 'elasticbeanstalk:DescribeEnvironments', 'sns:Publish'],
+  approvalApi: ['s3:GetObject', 's3:DeleteObject', 's3:ListBucket', 'states:SendTaskSuccess', 'states:SendTaskFailure'],
   resolvePlan: ['ecr:DescribeImages', 'ecr:DescribeRepositories'],
   renderBundle: [
     'ecr:DescribeImages',
@@ -324,11 +329,11 @@ describe('serverless package', () => {
     expect(main.resources.NotificationTopic.Type).toBe('AWS::SNS::Topic');
   });
 
-  it('declares the CloudTrail PutImage rule disabled unless install.cloudTrailRule is set', () => {
+  it('declares the CloudTrail PutImage rule, enabled only when install.cloudTrailRule is set', () => {
     const name = `greenlight-${stage}-cloudtrail-putimage`;
-    const disabled = ofType(main.resources, 'AWS::Events::Rule').map(([, r]) => r.Properties).find((r) => r.Name === name);
+    const disabled = ofType(custom.resources, 'AWS::Events::Rule').map(([, r]) => r.Properties).find((r) => r.Name === name);
     expect(disabled.State).toBe('DISABLED');
-    const enabled = ofType(custom.resources, 'AWS::Events::Rule').map(([, r]) => r.Properties).find((r) => r.Name === name);
+    const enabled = ofType(main.resources, 'AWS::Events::Rule').map(([, r]) => r.Properties).find((r) => r.Name === name);
     expect(enabled.State).toBe('ENABLED');
     expect(enabled.EventPattern).toEqual({
       source: ['aws.ecr'],
@@ -337,7 +342,7 @@ describe('serverless package', () => {
         eventSource: ['ecr.amazonaws.com'],
         eventName: ['PutImage'],
         errorCode: [{ exists: false }],
-        requestParameters: { repositoryName: ['shop-client', 'shop-server'] },
+        requestParameters: { repositoryName: configuredRepositories },
       },
     });
     expect(enabled.Targets[0].DeadLetterConfig).toBeDefined();

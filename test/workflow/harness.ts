@@ -27,16 +27,17 @@ export interface Finished {
  */
 export async function startPipeline(options: { configPath?: string; faults?: Partial<Faults> } = {}) {
   const stack: GreenlightLocal = await startGreenlightLocal({ configPath: options.configPath, faults: options.faults });
-  const config = { endpoint: stack.endpoint, region: stack.aws.region, credentials: { accessKeyId: 'ci', secretAccessKey: 'ci' } };
+  const config = { endpoint: stack.endpoint, region: stack.aws.region, credentials: { accessKeyId: 'ci', secretAccessKey: 'ci-secret' } };
   const ecr = new ECRClient(config);
   const sfn = new SFNClient(config);
   const s3 = new S3Client(config);
   const eb = new ElasticBeanstalkClient(config);
 
-  /** Pushes as CI does and returns the digest ECR computed. */
-  async function push(repository: string, tag: string, seed = `${repository}:${tag}`): Promise<string> {
+  /** Pushes as CI does (or as another local identity) and returns the digest ECR computed. */
+  async function push(repository: string, tag: string, seed = `${repository}:${tag}`, as?: { accessKeyId: string; secretAccessKey: string }): Promise<string> {
     const manifest = sampleManifest(seed);
-    const result = await ecr.send(new PutImageCommand({ repositoryName: repository, imageTag: tag, imageManifest: manifest }));
+    const client = as ? new ECRClient({ ...config, credentials: as }) : ecr;
+    const result = await client.send(new PutImageCommand({ repositoryName: repository, imageTag: tag, imageManifest: manifest }));
     return result.image!.imageId!.imageDigest!;
   }
 
@@ -62,13 +63,19 @@ export async function startPipeline(options: { configPath?: string; faults?: Par
 
   /** Pushes and follows the deployment that push started to its end. */
   async function deploy(repository: string, tag: string, seed?: string): Promise<Finished & { digest: string }> {
+    const { executionArn, digest } = await start(repository, tag, seed);
+    return { ...(await finish(executionArn)), digest };
+  }
+
+  /** Pushes and returns the execution the push started, still running. */
+  async function start(repository: string, tag: string, seed?: string, as?: { accessKeyId: string; secretAccessKey: string }): Promise<{ executionArn: string; digest: string }> {
     const before = new Set((await sfn.send(new ListExecutionsCommand({ stateMachineArn: stack.stateMachineArn }))).executions?.map((e) => e.executionArn));
-    const digest = await push(repository, tag, seed);
+    const digest = await push(repository, tag, seed, as);
     await stack.aws.bus.settle();
     const { executions: list = [] } = await sfn.send(new ListExecutionsCommand({ stateMachineArn: stack.stateMachineArn }));
     const started = list.filter((e) => !before.has(e.executionArn));
     if (started.length !== 1) throw new Error(`expected one new execution after pushing ${repository}:${tag}, found ${started.length}`);
-    return { ...(await finish(started[0]!.executionArn!)), digest };
+    return { executionArn: started[0]!.executionArn!, digest };
   }
 
   async function objectKeys(bucket: string): Promise<string[]> {
@@ -81,7 +88,7 @@ export async function startPipeline(options: { configPath?: string; faults?: Par
     return got.Body!.transformToByteArray();
   }
 
-  return { stack, ecr, sfn, s3, eb, push, deploy, finish, executions, objectKeys, object, close: () => stack.close() };
+  return { stack, ecr, sfn, s3, eb, push, start, deploy, finish, executions, objectKeys, object, close: () => stack.close() };
 }
 
 export type Pipeline = Awaited<ReturnType<typeof startPipeline>>;

@@ -37,6 +37,31 @@ export interface RunnerDeps {
   readonly onEnd: (execution: ExecutionRecord) => void;
 }
 
+/** Where the rewritten definition carries a Task's TimeoutSecondsPath value (see withTimeoutPathsInParameters). */
+const timeoutField = '__greenlightTimeoutSeconds';
+
+/**
+ * aws-local-stepfunctions evaluates a Task's TimeoutSecondsPath against the effective input (after
+ * Parameters); AWS evaluates it against the state's input. So the path is moved into Parameters,
+ * which AWS-style sees the state input, and read back from there; the runner strips the field again.
+ */
+function withTimeoutPathsInParameters(machine: AslMachine): AslMachine {
+  const copy = structuredClone(machine);
+  for (const [, state] of allStates(copy)) {
+    const path = state.TimeoutSecondsPath;
+    if (state.Type !== 'Task' || typeof path !== 'string' || !state.Parameters || typeof state.Parameters !== 'object') continue;
+    (state.Parameters as Record<string, unknown>)[`${timeoutField}.$`] = path;
+    state.TimeoutSecondsPath = `$.${timeoutField}`;
+  }
+  return copy;
+}
+
+function withoutTimeoutField(input: unknown): { input: unknown; timeoutSeconds?: number } {
+  if (!input || typeof input !== 'object' || !(timeoutField in input)) return { input };
+  const { [timeoutField]: timeoutSeconds, ...rest } = input as Record<string, unknown>;
+  return { input: rest, timeoutSeconds: timeoutSeconds as number };
+}
+
 /** The token the runner puts in `$$.Task.Token`; each `.waitForTaskToken` task swaps it for a fresh one. */
 const tokenPlaceholder = '__GREENLIGHT_TASK_TOKEN__';
 
@@ -52,7 +77,8 @@ class TaskError extends Error {
  * Runs one execution of a definition with aws-local-stepfunctions and writes its history in AWS's
  * vocabulary. Lambda tasks call the real handler modules through LocalLambda.
  */
-export function startExecution(record: ExecutionRecord, definition: AslMachine, deps: RunnerDeps): void {
+export function startExecution(record: ExecutionRecord, original: AslMachine, deps: RunnerDeps): void {
+  const definition = withTimeoutPathsInParameters(original);
   const history = record.history;
   let ended = false;
   const add = (type: string, details?: Record<string, unknown>) => {
@@ -76,9 +102,11 @@ export function startExecution(record: ExecutionRecord, definition: AslMachine, 
     states.filter(([, s]) => Array.isArray(s.Retry)).map(([name, s]) => [name, (s.Retry ?? []).map((r) => Math.round((r.IntervalSeconds ?? 1) * 1000 * scale))]),
   );
 
-  async function runTask(stateName: string, state: AslState, input: unknown): Promise<unknown> {
+  async function runTask(stateName: string, state: AslState, effectiveInput: unknown): Promise<unknown> {
     // Let the library's StateEntered event reach the history before this task's own events.
     await new Promise((resolve) => setImmediate(resolve));
+    const { input, timeoutSeconds } = withoutTimeoutField(effectiveInput);
+    if (timeoutSeconds !== undefined) state = { ...state, TimeoutSeconds: timeoutSeconds };
     const resource = state.Resource ?? '';
     if (resource.startsWith('arn:aws:states:::lambda:invoke')) return runIntegratedLambda(stateName, state, resource, input as Record<string, unknown>);
     if (/^arn:aws[a-z-]*:lambda:/.test(resource)) return runLambda(state, resource, input);

@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApprovalApiError, callApprovalApi } from '../../cli/approval-client.ts';
+import { type Pipeline, startPipeline, statesEntered } from './harness.ts';
+
+const configPath = new URL('../fixtures/approval.greenlight.yml', import.meta.url).pathname;
+let pipeline: Pipeline;
+
+const keys = {
+  alice: { accessKeyId: 'alice', secretAccessKey: 'alice-secret' }, // release manager
+  carol: { accessKeyId: 'carol', secretAccessKey: 'carol-secret' }, // release manager
+  bob: { accessKeyId: 'bob', secretAccessKey: 'bob-secret' }, // developer, not an approver
+};
+type Who = keyof typeof keys;
+
+const api = (who: Who, method: 'GET' | 'POST', path: string, body?: unknown) => callApprovalApi(pipeline.stack.approvalUrl!, method, path, body, keys[who]);
+const approve = (who: Who, id: string, comment = 'looks good') => api(who, 'POST', `/approvals/${id}`, { decision: 'approve', comment });
+const reject = (who: Who, id: string, comment: string) => api(who, 'POST', `/approvals/${id}`, { decision: 'reject', comment });
+const refusal = (promise: Promise<unknown>) => promise.then(() => undefined, (error: ApprovalApiError) => ({ status: error.status, code: error.code, message: error.message }));
+
+/** Waits until the execution asks for approval and returns the pending record the approver sees. */
+async function pendingFor(executionArn: string) {
+  for (let attempt = 0; attempt < 300; attempt++) {
+    const { pending } = await api('alice', 'GET', '/pending');
+    const found = pending.find((p: { executionArn: string }) => p.executionArn === executionArn);
+    if (found) return found;
+    if (pipeline.stack.aws.sfn.execution(executionArn).status !== 'RUNNING') throw new Error(`execution ended without asking for approval: ${pipeline.stack.aws.sfn.execution(executionArn).cause}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error('no approval was requested');
+}
+
+beforeAll(async () => {
+  pipeline = await startPipeline({ configPath });
+});
+afterAll(() => pipeline?.close());
+
+describe('promotion to prod', () => {
+  it('waits after dev is healthy, tells the approvers, and deploys the same version to prod once approved', async () => {
+    const { executionArn, digest } = await pipeline.start('hello-api', 'v1.0.0');
+    const pending = await pendingFor(executionArn);
+    expect(pending).toMatchObject({ application: 'hello-api', sourceEnvironment: 'hello-api-dev', targetEnvironment: 'hello-api-prod', runningInTarget: null, image: { tag: 'v1.0.0', digest } });
+    expect(pending.pushedBy).toBe('arn:aws:sts::000000000000:assumed-role/ci-pusher/ci');
+    expect(pending).not.toHaveProperty('taskToken');
+    expect(pipeline.stack.aws.eb.environment('hello-api-prod')?.VersionLabel).toBeUndefined();
+
+    const notification = pipeline.stack.aws.sns.messages.at(-1)!;
+    expect(notification.subject).toContain('waits for approval to hello-api-prod');
+    expect(notification.message).toContain(`greenlight approve ${pending.id}`);
+
+    const decided = await approve('alice', pending.id, 'ship it');
+    expect(decided).toMatchObject({ decision: 'approve', approver: 'arn:aws:sts::000000000000:assumed-role/release-managers/alice', comment: 'ship it' });
+
+    const run = await pipeline.finish(executionArn);
+    expect(run.description.status).toBe('SUCCEEDED');
+    const dev = pipeline.stack.aws.eb.environment('hello-api-dev');
+    const prod = pipeline.stack.aws.eb.environment('hello-api-prod');
+    expect(prod?.VersionLabel).toBe(dev?.VersionLabel);
+    expect(prod?.VersionLabel).toBe(run.output.bundle.versionLabel);
+    expect(run.output.stages[1]).toMatchObject({ environment: 'hello-api-prod', outcome: 'deployed', approval: { decision: 'approve', comment: 'ship it' } });
+
+    // The decision stands in the execution history: who, what, why, when.
+    const answered = run.history.find((e) => e.type === 'TaskSucceeded' && e.taskSucceededEventDetails?.resource === 'invoke.waitForTaskToken');
+    expect(JSON.parse(answered!.taskSucceededEventDetails!.output!)).toMatchObject({ decision: 'approve', approver: decided.approver, comment: 'ship it', at: decided.at });
+  });
+
+  it('refuses a replayed decision, changing nothing', async () => {
+    const [last] = await pipeline.executions();
+    const replay = await refusal(approve('alice', last!.description.name!));
+    expect(replay).toMatchObject({ status: 404, code: 'ApprovalNotFoundError' });
+  });
+
+  it('refuses an approver who is not on the list, and the identity that pushed the image', async () => {
+    const { executionArn } = await pipeline.start('hello-api', 'v1.1.0', undefined, keys.carol);
+    const pending = await pendingFor(executionArn);
+    expect(await refusal(approve('bob', pending.id))).toMatchObject({ status: 403, code: 'ApproverNotAllowedError' });
+    expect(await refusal(approve('carol', pending.id))).toMatchObject({ status: 403, code: 'SelfApprovalError', message: expect.stringContaining('separation of duties') });
+    expect(pipeline.stack.aws.sfn.execution(executionArn).status).toBe('RUNNING');
+    await approve('alice', pending.id);
+    expect((await pipeline.finish(executionArn)).description.status).toBe('SUCCEEDED');
+  });
+
+  it('ends a rejected promotion with the reason, prod untouched', async () => {
+    const before = pipeline.stack.aws.eb.environment('hello-api-prod')?.VersionLabel;
+    const { executionArn } = await pipeline.start('hello-api', 'v1.2.0');
+    const pending = await pendingFor(executionArn);
+    expect(pending.runningInTarget).toBe(before);
+    await reject('alice', pending.id, 'not during the sale');
+    const run = await pipeline.finish(executionArn);
+    expect(run.description.status).toBe('FAILED');
+    expect(run.description.error).toBe('ApprovalRejectedError');
+    expect(run.description.cause).toContain('not during the sale');
+    expect(run.description.cause).toContain('release-managers/alice');
+    expect(statesEntered(run.history)).toContain('Record Rejection');
+    expect(pipeline.stack.aws.eb.environment('hello-api-prod')?.VersionLabel).toBe(before);
+  });
+
+  it('refuses an unsigned or wrongly signed call to the approval API', async () => {
+    const unsigned = await fetch(`${pipeline.stack.approvalUrl}/pending`);
+    expect(unsigned.status).toBe(403);
+    const forged = await refusal(callApprovalApi(pipeline.stack.approvalUrl!, 'GET', '/pending', undefined, { accessKeyId: 'alice', secretAccessKey: 'guessed' }));
+    expect(forged).toMatchObject({ status: 403, code: 'InvalidSignatureException' });
+  });
+});
+
+describe('an approval nobody gives in time', () => {
+  it('expires: the execution ends as expired, prod untouched, and a late decision is refused', async () => {
+    const { executionArn } = await pipeline.start('reports', 'v1.0.0');
+    const pending = await pendingFor(executionArn);
+    const run = await pipeline.finish(executionArn); // the stage's approval timeout is 2 s
+    expect(run.description.status).toBe('FAILED');
+    expect(run.description.error).toBe('ApprovalExpiredError');
+    expect(statesEntered(run.history)).toEqual(expect.arrayContaining(['Approval Expired', 'Record Expiry']));
+    expect(pipeline.stack.aws.eb.environment('reports-prod')?.VersionLabel).toBeUndefined();
+    const late = await refusal(approve('alice', pending.id));
+    expect(late?.status).toBeGreaterThanOrEqual(400);
+    expect(['ApprovalExpiredError', 'ApprovalAlreadyDecidedError']).toContain(late?.code);
+  });
+
+  it('records the expiry in the audit trail', async () => {
+    const [last] = await pipeline.executions();
+    const key = (await pipeline.objectKeys(pipeline.stack.auditBucket)).find((k) => k.endsWith(`/${last!.description.name}.json`));
+    const record = JSON.parse(new TextDecoder().decode(await pipeline.object(pipeline.stack.auditBucket, key!)));
+    expect(record).toMatchObject({ outcome: 'expired', error: 'ApprovalExpiredError' });
+  });
+});
