@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApprovalApiError, callApprovalApi } from '../../cli/approval-client.ts';
+import { type ApprovalApiError, callApprovalApi } from '../../cli/approval-client.ts';
 import { type Pipeline, startPipeline, statesEntered } from './harness.ts';
 
 const configPath = new URL('../fixtures/approval.greenlight.yml', import.meta.url).pathname;
