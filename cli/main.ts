@@ -45,13 +45,19 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('demo')
     .description('the whole pipeline on this machine: push a sample image and follow the deployment (npm start)')
-    .addOption(new Option('-s, --scenario <name>', 'deploy (healthy), broken (health Red → rollback) or multi (Dockerrun v2)').choices(scenarios).default('deploy'))
+    .addOption(new Option('-s, --scenario <name>', 'deploy (healthy), broken (health Red → rollback), multi (Dockerrun v2), promote (dev → approval → prod)').choices(scenarios).default('deploy'))
     .option('--broken', 'same as --scenario broken')
     .option('--multi', 'same as --scenario multi')
+    .option('--promote', 'same as --scenario promote')
+    .option('--approve-as <identity>', 'with --promote: approve as this local identity (alice, carol) instead of waiting for a person')
+    .option('-p, --port <port>', 'TCP port of the local endpoint (default: 4566 with --promote, any free port otherwise)')
+    .option('--fast', 'test timings (EB updates in 0.3 s, Wait states at 1/100)')
     .addOption(configOption())
-    .action(async (options: { scenario: Scenario; broken?: boolean; multi?: boolean; config: string }) => {
-      const scenario = options.broken ? 'broken' : options.multi ? 'multi' : options.scenario;
-      exitCode = await demoCommand({ scenario, config: options.config });
+    .action(async (options: { scenario: Scenario; broken?: boolean; multi?: boolean; promote?: boolean; approveAs?: string; port?: string; fast?: boolean; config: string }) => {
+      const scenario = options.broken ? 'broken' : options.multi ? 'multi' : options.promote ? 'promote' : options.scenario;
+      const port = options.port === undefined ? undefined : Number(options.port);
+      if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new InvalidArgumentError(`--port ${options.port} is not a TCP port number`);
+      exitCode = await demoCommand({ scenario, config: options.config, port, approveAs: options.approveAs, fast: options.fast });
     });
 
   const urlOption = () => new Option('--url <url>', 'approval API URL (default: $GREENLIGHT_APPROVAL_URL)');

@@ -22,6 +22,7 @@ function detailOf(name: string, output: unknown): string {
     const colour = h?.verdict === 'healthy' ? green : h?.verdict === 'inProgress' ? yellow : red;
     return `${h?.environment} ${h?.status}/${h?.health} ${colour(h?.verdict)}${h?.causes?.length ? dim(` — ${h.causes[0]}`) : ''}`;
   }
+  if (name === 'Request Approval') return `${o.approval?.decision} by ${o.approval?.approver}${o.approval?.comment ? ` “${o.approval.comment}”` : ''}`;
   if (name === 'Roll Back') return `${o.rollback?.deployment?.environment}: back to ${o.rollback?.deployment?.versionLabel}`;
   return '';
 }

@@ -1,12 +1,13 @@
 import { ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { demoFaults } from '../../local/faults.ts';
+import { demoFaults, testFaults } from '../../local/faults.ts';
 import { sampleManifest } from '../../local/services/ecr.ts';
 import { type GreenlightLocal, startGreenlightLocal } from '../../local/stack.ts';
-import { bold, dim, green, red, seconds } from '../output.ts';
+import { callApprovalApi } from '../approval-client.ts';
+import { bold, dim, green, red, seconds, yellow } from '../output.ts';
 import { type WatchedExecution, watchExecution } from '../watch.ts';
 
-export const scenarios = ['deploy', 'broken', 'multi'] as const;
+export const scenarios = ['deploy', 'broken', 'multi', 'promote'] as const;
 export type Scenario = (typeof scenarios)[number];
 
 interface Clients {
@@ -64,10 +65,13 @@ async function deployOnce(clients: Clients, stack: GreenlightLocal, known: Set<s
  * `npm start`: the whole pipeline on this machine. Starts the local endpoint, pushes a sample image
  * with ECR PutImage and follows the deployment until the environment is Green (or rolled back).
  */
-export async function demoCommand(options: { scenario: Scenario; config: string }): Promise<number> {
+export async function demoCommand(options: { scenario: Scenario; config: string; port?: number; approveAs?: string; fast?: boolean }): Promise<number> {
   const started = Date.now();
-  const stack = await startGreenlightLocal({ configPath: options.config, faults: demoFaults });
-  const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+  // The promotion prints a command for another terminal, so it needs a port that person can know.
+  const port = options.port ?? (options.scenario === 'promote' ? 4566 : 0);
+  const stack = await startGreenlightLocal({ configPath: options.config, faults: options.fast ? testFaults : demoFaults, port });
+  // The demo pushes as CI does, with CI's own identity.
+  const credentials = { accessKeyId: 'ci', secretAccessKey: 'ci-secret' };
   const clients: Clients = {
     ecr: new ECRClient({ endpoint: stack.endpoint, region: stack.aws.region, credentials }),
     sfn: new SFNClient({ endpoint: stack.endpoint, region: stack.aws.region, credentials }),
@@ -92,6 +96,7 @@ export async function demoCommand(options: { scenario: Scenario; config: string 
       console.log(`\nhello-api-dev is back on ${bold(String(env?.VersionLabel))} (${env?.Status}/${env?.Health}).`);
       return report(result);
     }
+    if (options.scenario === 'promote') return report(await promote(clients, stack, known, options.approveAs));
     console.log(dim('shop runs four containers (Dockerrun v2). Its client, worker and nginx images were pushed earlier;'));
     console.log(dim('their events are not replayed (local fault: dropEcrEvents), so only the server push deploys.'));
     stack.aws.faults.dropEcrEvents = 3;
@@ -105,6 +110,31 @@ export async function demoCommand(options: { scenario: Scenario; config: string 
   } finally {
     await stack.close();
   }
+}
+
+/**
+ * dev → approval → prod. The approval is given by a person in another terminal with their own
+ * identity, or, for scripts and tests, by `--approve-as NAME` (a local identity).
+ */
+async function promote(clients: Clients, stack: GreenlightLocal, known: Set<string>, approveAs?: string): Promise<WatchedExecution> {
+  const identity = approveAs ? stack.aws.identities.find((i) => i.accessKeyId === approveAs) : undefined;
+  if (approveAs && !identity) throw new Error(`--approve-as ${approveAs}: no such local identity (${stack.aws.identities.map((i) => i.accessKeyId).join(', ')})`);
+  stack.aws.sns.onPublish = (message) => {
+    console.log(`\n${yellow(bold('Notification'))} ${message.subject ?? ''}\n${dim(message.message)}\n`);
+    const id = /greenlight approve (\S+)/.exec(message.message)?.[1];
+    if (!id) return;
+    if (!identity) {
+      console.log(`Approve it in another terminal, as a release manager (local identity alice):`);
+      console.log(bold(`  AWS_ACCESS_KEY_ID=alice AWS_SECRET_ACCESS_KEY=alice-secret GREENLIGHT_APPROVAL_URL=${stack.approvalUrl} npx greenlight approve ${id} --comment "ship it"`));
+      console.log(dim('  (greenlight reject … --reason "…" ends it instead; `greenlight pending` lists what waits)\n'));
+      return;
+    }
+    console.log(`Approving as ${identity.arn} (--approve-as ${identity.accessKeyId})`);
+    void callApprovalApi(stack.approvalUrl!, 'POST', `/approvals/${id}`, { decision: 'approve', comment: 'approved by the demo (--approve-as)' }, identity).catch((error: Error) =>
+      console.log(red(`approval refused: ${error.message}`)),
+    );
+  };
+  return deployOnce(clients, stack, known, 'hello-api', 'v1.0.0');
 }
 
 function report(result: WatchedExecution): number {

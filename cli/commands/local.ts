@@ -35,6 +35,10 @@ export async function localCommand(options: { port: string; config: string; fast
     console.log(`  ${bold(name)}: ${app.stages.map((s) => s.environment).join(' → ')}  ${dim(`repositories: ${app.images.join(', ')}`)}`);
   }
   console.log(`\n  state machine ${stack.stateMachineArn}`);
+  if (stack.approvalUrl) {
+    console.log(`  approvals     export GREENLIGHT_APPROVAL_URL=${stack.approvalUrl}`);
+    console.log(dim(`  identities    ${stack.aws.identities.map((i) => `${i.accessKeyId}/${i.secretAccessKey} (${i.arn.split(':').pop()})`).join(', ')}`));
+  }
   console.log(`  bundles s3://${stack.bundleBucket}  audit s3://${stack.auditBucket}`);
   console.log(dim(`\nPush an image and watch it deploy:\n  greenlight sample-manifest > m.json\n  aws --endpoint-url ${endpoint} ecr put-image --repository-name hello-api --image-tag v0.1.0 --image-manifest file://m.json\n\nCtrl-C stops.`));
   await new Promise<void>((resolve) => {
