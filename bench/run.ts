@@ -1,0 +1,90 @@
+// npm run bench: speed and memory figures of greenlight's local endpoint and domain code.
+// Figures, not assertions: the machines are shared and noisy, so nothing here fails a build.
+import { performance } from 'node:perf_hooks';
+import { DescribeEnvironmentsCommand, ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
+import { ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
+import { testFaults } from '../local/faults.ts';
+import { startLocalAws } from '../local/server.ts';
+import { sampleManifest } from '../local/services/ecr.ts';
+import { startGreenlightLocal } from '../local/stack.ts';
+import { renderBundle } from '../shared/bundle/render.ts';
+import { sha256Hex, zipBundle } from '../shared/bundle/zip.ts';
+
+const credentials = { accessKeyId: 'ci', secretAccessKey: 'ci-secret' };
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const ms = (value: number) => `${value.toFixed(1)} ms`;
+
+async function endpointStartup(): Promise<void> {
+  const times: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const started = performance.now();
+    const aws = await startLocalAws({ port: 0 });
+    times.push(performance.now() - started);
+    await aws.close();
+  }
+  console.log(`local endpoint start (listen, all services)   median ${ms(median(times))}  max ${ms(Math.max(...times))}  (10 runs)`);
+  const stackTimes: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const started = performance.now();
+    const stack = await startGreenlightLocal({ faults: testFaults });
+    stackTimes.push(performance.now() - started);
+    await stack.close();
+  }
+  console.log(`greenlight local start (+ serverless.yml, seed) median ${ms(median(stackTimes))}  (5 runs)`);
+}
+
+async function requestThroughput(): Promise<void> {
+  const stack = await startGreenlightLocal({ faults: testFaults });
+  const eb = new ElasticBeanstalkClient({ endpoint: stack.endpoint, region: 'us-east-1', credentials });
+  const count = 500;
+  const started = performance.now();
+  for (let i = 0; i < count; i += 10) {
+    await Promise.all(Array.from({ length: 10 }, () => eb.send(new DescribeEnvironmentsCommand({ EnvironmentNames: ['hello-api-dev'] }))));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`EB DescribeEnvironments over HTTP (SDK, 10 in flight)  ${(count / seconds).toFixed(0)} req/s  (${count} requests)`);
+  await stack.close();
+}
+
+async function pipelineRun(): Promise<void> {
+  const stack = await startGreenlightLocal({ faults: testFaults });
+  const ecr = new ECRClient({ endpoint: stack.endpoint, region: 'us-east-1', credentials });
+  const durations: number[] = [];
+  const heapBefore = process.memoryUsage().heapUsed;
+  for (let i = 0; i < 10; i++) {
+    const started = performance.now();
+    await ecr.send(new PutImageCommand({ repositoryName: 'webhooks', imageTag: `git_${String(i).padStart(7, '0')}`, imageManifest: sampleManifest(`bench-${i}`) }));
+    await stack.aws.bus.settle();
+    await stack.aws.sfn.settle();
+    durations.push(performance.now() - started);
+  }
+  const failed = stack.aws.sfn.listExecutions().filter((e) => e.status !== 'SUCCEEDED').length;
+  console.log(`whole pipeline, push → Green (test timings: EB update 0.3 s, waits 1/100)  median ${ms(median(durations))}  (10 runs, ${failed} not SUCCEEDED)`);
+  const history = stack.aws.sfn.listExecutions()[0]?.history ?? [];
+  const transitions = history.filter((e) => e.type.endsWith('StateEntered')).length;
+  console.log(`one healthy single-stage deployment: ${history.length} history events (limit 25,000), ${transitions} state transitions ($${((transitions * 0.025) / 1000).toFixed(5)} at $0.025 per 1,000)`);
+  console.log(`heap growth over 10 deployments  ${((process.memoryUsage().heapUsed - heapBefore) / 1024 / 1024).toFixed(1)} MiB`);
+  await stack.close();
+}
+
+function bundleRendering(): void {
+  const templates = {
+    dockerrun: JSON.stringify({
+      AWSEBDockerrunVersion: 2,
+      containerDefinitions: ['client', 'server', 'worker', 'nginx'].map((name) => ({ name, image: `{{image:shop-${name}}}`, essential: true, memory: 256 })),
+    }),
+    ebextensions: { '01-env.config': 'option_settings:\n  aws:elasticbeanstalk:application:environment:\n    LOG_LEVEL: info\n' },
+  };
+  const images = Object.fromEntries(['client', 'server', 'worker', 'nginx'].map((name) => [`shop-${name}`, `000000000000.dkr.ecr.us-east-1.amazonaws.com/shop-${name}@sha256:${'a'.repeat(64)}`]));
+  const count = 2000;
+  const started = performance.now();
+  let last = '';
+  for (let i = 0; i < count; i++) last = sha256Hex(zipBundle(renderBundle(templates, images).entries));
+  const each = (performance.now() - started) / count;
+  console.log(`render + zip + sha256 of a 4-container bundle  ${(each * 1000).toFixed(0)} µs each  (${count} runs, same hash every time: ${last.slice(0, 12)})`);
+}
+
+await endpointStartup();
+await requestThroughput();
+bundleRendering();
+await pipelineRun();
