@@ -14,6 +14,9 @@ export const logger = new Logger({ serviceName: 'greenlight' });
  */
 export function taskHandler<S extends z.ZodType, O>(schema: S, run: (input: z.output<S>, context: Context) => Promise<O>) {
   return middy(async (event: unknown, context: Context): Promise<O> => {
+    // Every task gets `execution` ($$.Execution.Name) so all log lines of one deployment share a key.
+    const execution = (event as { execution?: unknown } | null)?.execution;
+    if (typeof execution === 'string') logger.appendKeys({ execution });
     const parsed = schema.safeParse(event);
     if (!parsed.success) {
       const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(input)'}: ${issue.message}`);

@@ -106,3 +106,16 @@ describe('a repeated ECR event', () => {
     expect(ApplicationVersions.filter((v) => v.VersionLabel?.startsWith('v0.3.0-'))).toHaveLength(1);
   });
 });
+
+describe('a throttling AWS', () => {
+  it('still deploys when a third of the ECR and EB read calls are throttled (SDK retries, then the state machine’s)', async () => {
+    pipeline.stack.aws.faults.throttleRate = 0.33;
+    try {
+      const run = await pipeline.deploy('hello-api', 'v0.6.0');
+      expect(run.description.status).toBe('SUCCEEDED');
+      expect(pipeline.stack.aws.eb.environment('hello-api-dev')?.VersionLabel).toBe(run.output.bundle.versionLabel);
+    } finally {
+      pipeline.stack.aws.faults.throttleRate = 0;
+    }
+  });
+});
