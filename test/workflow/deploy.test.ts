@@ -1,5 +1,4 @@
 import { DescribeApplicationVersionsCommand, DescribeEnvironmentsCommand } from '@aws-sdk/client-elastic-beanstalk';
-import { PutEventsCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBundle } from '../../shared/bundle/zip.ts';
@@ -87,15 +86,8 @@ describe('a repeated ECR event', () => {
   it('starts one execution and creates one application version', async () => {
     pipeline.stack.aws.faults.dropEcrEvents = 1;
     const digest = await pipeline.push('hello-api', 'v0.3.0');
-    const events = new EventBridgeClient({ endpoint: pipeline.stack.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-    const entry = {
-      Source: 'aws.ecr',
-      DetailType: 'ECR Image Action',
-      Detail: JSON.stringify({ result: 'SUCCESS', 'action-type': 'PUSH', 'repository-name': 'hello-api', 'image-digest': digest, 'image-tag': 'v0.3.0' }),
-    };
-    await events.send(new PutEventsCommand({ Entries: [entry] }));
-    await events.send(new PutEventsCommand({ Entries: [entry] }));
-    await pipeline.stack.aws.bus.settle();
+    await pipeline.deliverPushEvent('hello-api', digest, 'v0.3.0');
+    await pipeline.deliverPushEvent('hello-api', digest, 'v0.3.0');
     await pipeline.stack.aws.sfn.settle();
 
     const { executions = [] } = await pipeline.sfn.send(new ListExecutionsCommand({ stateMachineArn: pipeline.stack.stateMachineArn }));

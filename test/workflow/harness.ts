@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
 import { ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
@@ -78,6 +79,14 @@ export async function startPipeline(options: { configPath?: string; faults?: Par
     return { executionArn: started[0]!.executionArn!, digest };
   }
 
+  /** Delivers an ECR push event through EventBridge's PutEvents: a late or repeated delivery of a push. */
+  async function deliverPushEvent(repository: string, digest: string, tag: string): Promise<void> {
+    const events = new EventBridgeClient(config);
+    const detail = { result: 'SUCCESS', 'action-type': 'PUSH', 'repository-name': repository, 'image-digest': digest, 'image-tag': tag };
+    await events.send(new PutEventsCommand({ Entries: [{ Source: 'aws.ecr', DetailType: 'ECR Image Action', Detail: JSON.stringify(detail) }] }));
+    await stack.aws.bus.settle();
+  }
+
   async function objectKeys(bucket: string): Promise<string[]> {
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
     return (listed.Contents ?? []).map((o) => o.Key!);
@@ -88,7 +97,7 @@ export async function startPipeline(options: { configPath?: string; faults?: Par
     return got.Body!.transformToByteArray();
   }
 
-  return { stack, ecr, sfn, s3, eb, push, start, deploy, finish, executions, objectKeys, object, close: () => stack.close() };
+  return { stack, ecr, sfn, s3, eb, push, start, deploy, finish, deliverPushEvent, executions, objectKeys, object, close: () => stack.close() };
 }
 
 export type Pipeline = Awaited<ReturnType<typeof startPipeline>>;

@@ -1,4 +1,3 @@
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBundle } from '../../shared/bundle/zip.ts';
 import { type Pipeline, startPipeline, statesEntered } from './harness.ts';
@@ -56,12 +55,7 @@ describe('two pushes racing for one environment', () => {
     const newer = await pipeline.deploy('hello-api', 'v0.5.0');
     expect(newer.description.status).toBe('SUCCEEDED');
 
-    const events = new EventBridgeClient({ endpoint: pipeline.stack.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-    await events.send(
-      new PutEventsCommand({
-        Entries: [{ Source: 'aws.ecr', DetailType: 'ECR Image Action', Detail: JSON.stringify({ result: 'SUCCESS', 'action-type': 'PUSH', 'repository-name': 'hello-api', 'image-digest': olderDigest, 'image-tag': 'v0.4.0' }) }],
-      }),
-    );
+    await pipeline.deliverPushEvent('hello-api', olderDigest, 'v0.4.0');
     const [older] = await pipeline.executions();
     expect(older!.description.name).toContain(olderDigest.slice(7, 23));
     expect(older!.description.status).toBe('SUCCEEDED');

@@ -56,12 +56,7 @@ describe('an image deleted before the deployment runs', () => {
     const digest = await pipeline.push('reports', 'v1.0.0');
     await pipeline.ecr.send(new BatchDeleteImageCommand({ repositoryName: 'reports', imageIds: [{ imageDigest: digest }] }));
     // The event arrives late (EventBridge delivery is not instant): the image is gone by then.
-    const events = new EventBridgeClient({ endpoint: pipeline.stack.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-    await events.send(
-      new PutEventsCommand({
-        Entries: [{ Source: 'aws.ecr', DetailType: 'ECR Image Action', Detail: JSON.stringify({ result: 'SUCCESS', 'action-type': 'PUSH', 'repository-name': 'reports', 'image-digest': digest, 'image-tag': 'v1.0.0' }) }],
-      }),
-    );
+    await pipeline.deliverPushEvent('reports', digest, 'v1.0.0');
     const [run] = await pipeline.executions();
     expect(run!.description.name).toContain(digest.slice(7, 23));
     expect(run!.description.status).toBe('FAILED');
