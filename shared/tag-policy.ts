@@ -76,7 +76,7 @@ export function planStages(tag: string, stages: StageConfig[], application?: str
   const ofApp = application === undefined ? '' : ` of app ${JSON.stringify(application)}`;
   if (tag === 'latest') {
     throw new TagPolicyViolationError(
-      `the tag "latest" never deploys${ofApp}: it moves with every push, so nobody could tell what runs; push an immutable tag such as v1.2.3 or git_<sha>`,
+      `the tag "latest" never deploys${application === undefined ? '' : ` (app ${JSON.stringify(application)})`}: it moves with every push, so nobody could tell what runs; push an immutable tag such as v1.2.3 or git_<sha>`,
       { tag, application },
     );
   }
