@@ -119,6 +119,13 @@ function imageSize(parsed: Record<string, unknown>, manifest: string): number {
  * Amazon ECR, locally: repositories and image manifests in memory (no layer blobs), with
  * immutability, digest arithmetic, EventBridge push events and ECR's own error texts.
  */
+/** An entry of `failures` in BatchGetImage/BatchDeleteImage, with ECR's reason texts. */
+function imageFailure(imageId: unknown, failureCode: string | undefined): Record<string, unknown> {
+  const failureReason =
+    failureCode === 'ImageTagDoesNotMatchDigest' ? 'Invalid image tag for digest' : failureCode === 'MissingDigestAndTag' ? 'Invalid request parameters: both tag and digest cannot be null' : 'Requested image not found';
+  return { imageId, failureCode, failureReason };
+}
+
 export class LocalEcr {
   private readonly repositories = new Map<string, Repository>();
   private readonly region: string;
@@ -416,12 +423,7 @@ export class LocalEcr {
         for (const id of ids) {
           const { image, failure } = this.resolve(repository, id);
           if (!image) {
-            failures.push({
-              imageId: id,
-              failureCode: failure,
-              failureReason:
-                failure === 'ImageTagDoesNotMatchDigest' ? 'Invalid image tag for digest' : failure === 'MissingDigestAndTag' ? 'Invalid request parameters: both tag and digest cannot be null' : 'Requested image not found',
-            });
+            failures.push(imageFailure(id, failure));
           } else if (accepted && accepted.length > 0 && !accepted.includes(image.mediaType)) {
             failures.push({ imageId: id, failureCode: 'UnsupportedImageType', failureReason: 'Image manifest media type not supported' });
           } else {
@@ -458,12 +460,7 @@ export class LocalEcr {
         for (const id of ids) {
           const { image, failure } = this.resolve(repository, id);
           if (!image) {
-            failures.push({
-              imageId: id,
-              failureCode: failure,
-              failureReason:
-                failure === 'ImageTagDoesNotMatchDigest' ? 'Invalid image tag for digest' : failure === 'MissingDigestAndTag' ? 'Invalid request parameters: both tag and digest cannot be null' : 'Requested image not found',
-            });
+            failures.push(imageFailure(id, failure));
             continue;
           }
           if (id.imageDigest === undefined && id.imageTag !== undefined) {
