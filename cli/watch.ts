@@ -27,6 +27,18 @@ function detailOf(name: string, output: unknown): string {
   return '';
 }
 
+/** An execution's whole history, every page of GetExecutionHistory. */
+export async function readHistory(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
+  const events: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
+    events.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return events;
+}
+
 /**
  * Follows one execution through GetExecutionHistory (the public API, as any client would) and
  * prints each state as it starts and ends, with its duration, until the execution ends.
@@ -41,13 +53,7 @@ export async function watchExecution(
   let seen = 0;
   const started = Date.now();
   for (;;) {
-    const events: HistoryEvent[] = [];
-    let nextToken: string | undefined;
-    do {
-      const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
-      events.push(...(page.events ?? []));
-      nextToken = page.nextToken;
-    } while (nextToken);
+    const events = await readHistory(sfn, executionArn);
     for (const event of events.slice(seen)) {
       const at = event.timestamp?.getTime() ?? Date.now();
       if (event.stateEnteredEventDetails?.name) {

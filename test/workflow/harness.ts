@@ -6,11 +6,11 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
-  GetExecutionHistoryCommand,
   type HistoryEvent,
   ListExecutionsCommand,
   SFNClient,
 } from '@aws-sdk/client-sfn';
+import { readHistory } from '../../cli/watch.ts';
 import type { Faults } from '../../local/faults.ts';
 import { sampleManifest } from '../../local/services/ecr.ts';
 import { type GreenlightLocal, startGreenlightLocal } from '../../local/stack.ts';
@@ -45,13 +45,7 @@ export async function startPipeline(options: { configPath?: string; faults?: Par
   async function finish(executionArn: string): Promise<Finished> {
     await stack.aws.sfn.execution(executionArn).done;
     const description = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    const history: HistoryEvent[] = [];
-    let nextToken: string | undefined;
-    do {
-      const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 500, nextToken }));
-      history.push(...(page.events ?? []));
-      nextToken = page.nextToken;
-    } while (nextToken);
+    const history = await readHistory(sfn, executionArn);
     return { description, history, output: description.output ? JSON.parse(description.output) : {} };
   }
 
