@@ -14,7 +14,7 @@ function detailOf(name: string, output: unknown): string {
   const o = output as Record<string, any> | null;
   if (!o || typeof o !== 'object') return '';
   if (name === 'Resolve Plan') return `${o.plan?.application} → ${(o.plan?.stages ?? []).map((s: any) => s.environment).join(', ')}`;
-  if (name === 'Render Bundle') return `${o.bundle?.versionLabel} s3://${o.bundle?.bucket}/${o.bundle?.key}${o.bundle?.written === false ? ' (already stored)' : ''}`;
+  if (name === 'Prepare Release') return `${o.bundle?.versionLabel} s3://${o.bundle?.bucket}/${o.bundle?.key}${o.bundle?.written === false ? ' (already stored)' : ''}`;
   if (name === 'Create Version' || name === 'Check Version') return `${o.version?.versionLabel}: ${o.version?.status}`;
   if (name === 'Deploy') return `${o.deployment?.environment}: ${o.deployment?.previousVersionLabel ?? '(none)'} → ${o.deployment?.versionLabel}`;
   if (name === 'Check Health' || name === 'Check Rollback Health') {

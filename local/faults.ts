@@ -22,6 +22,11 @@ export interface Faults {
   dropEcrEvents: number;
   /** Multiplier for Step Functions Wait states and retry intervals (1 = real time). */
   waitScale: number;
+  /**
+   * Functions (by key, e.g. deployStage) whose next N invocations run to the end but are reported as
+   * `Sandbox.Timedout`: a Lambda cut off after its side effect, so the state machine retries a step that already acted.
+   */
+  lambdaTimeouts: Record<string, number>;
 }
 
 /** Real-time behaviour, as in the demo: updates take seconds, nothing fails on its own. */
@@ -34,6 +39,7 @@ export const demoFaults: Faults = {
   throttleRate: 0,
   dropEcrEvents: 0,
   waitScale: 0.2,
+  lambdaTimeouts: {},
 };
 
 /** Fast settings for tests. */
@@ -46,4 +52,5 @@ export const testFaults: Faults = {
   throttleRate: 0,
   dropEcrEvents: 0,
   waitScale: 0.01,
+  lambdaTimeouts: {},
 };

@@ -75,11 +75,11 @@ export class LocalAws {
   constructor(options: LocalAwsOptions = {}) {
     this.region = options.region ?? 'us-east-1';
     this.accountId = options.accountId ?? '000000000000';
-    this.faults = { ...testFaults, ...options.faults };
+    this.faults = { ...structuredClone(testFaults), ...options.faults };
     const { region, accountId, faults } = this;
     this.identities = localIdentities(accountId);
     this.bus = new LocalEventBus(region, accountId);
-    this.lambda = new LocalLambda(options.projectRoot ?? process.cwd(), region, accountId);
+    this.lambda = new LocalLambda(options.projectRoot ?? process.cwd(), region, accountId, faults);
     this.s3 = new LocalS3();
     this.ecr = new LocalEcr({
       region,

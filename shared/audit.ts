@@ -1,8 +1,12 @@
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { releaseKey } from './naming.ts';
 import { z } from 'zod';
 
-/** How a deployment ended. */
-export const Outcome = z.enum(['succeeded', 'failed', 'rejected', 'superseded', 'expired']);
+/**
+ * How a deployment ended. `already-deployed`: every stage found the same bytes running (another tag
+ * of the image); `unverified`: an update was made and its health could not be established.
+ */
+export const Outcome = z.enum(['succeeded', 'already-deployed', 'failed', 'rejected', 'superseded', 'expired', 'unverified']);
 export type Outcome = z.infer<typeof Outcome>;
 
 /** What the state machine hands the audit step: its whole state, whatever that holds on this path. */
@@ -26,6 +30,8 @@ export interface AuditRecord {
   image: { repository: string; tag: string; digest: string; pushedBy: string | null; pushedAt: string | null } | null;
   versionLabel: string | null;
   bundle: { bucket: string; key: string; sha256: string } | null;
+  /** Every image the release runs, repository → pinned reference (all containers, not only the pushed one). */
+  images: Record<string, string> | null;
   stages: unknown[];
   error: string | null;
   cause: string | null;
@@ -44,25 +50,44 @@ export function readableCause(cause: unknown): string | null {
   return cause;
 }
 
-/** Builds the record from whatever the execution reached (a rejection has no plan, no bundle). */
-export function buildAuditRecord(input: AuditInput, finishedAt: Date): AuditRecord {
+/** The release an execution prepared, as its first stage wrote it (null before it got that far). */
+export async function readRelease(s3: S3Client, bucket: string, application: string, execution: string): Promise<Record<string, any> | null> {
+  try {
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: releaseKey(application, execution) }));
+    return JSON.parse((await object.Body?.transformToString()) ?? 'null');
+  } catch (error) {
+    const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404) return null;
+    throw error;
+  }
+}
+
+/**
+ * Builds the record from whatever the execution reached (a rejection has no plan, no release);
+ * `release` is the bundle its first stage prepared, which a failed stage no longer carries in its state.
+ */
+export function buildAuditRecord(input: AuditInput, finishedAt: Date, release: Record<string, any> | null = null): AuditRecord {
   const state = input.state as Record<string, any>;
   const deploymentId = input.executionArn.split(':').pop() ?? input.executionArn;
   const image = state.plan?.image ?? state.image ?? null;
   const error = state.error as { Error?: string; Cause?: string } | undefined;
+  const stages = Array.isArray(state.stages) ? state.stages : [];
+  const nothingChanged = stages.length > 0 && stages.every((stage: { outcome?: unknown }) => stage?.outcome === 'already-deployed');
+  const outcome = input.outcome === 'succeeded' && nothingChanged ? 'already-deployed' : input.outcome;
   return {
     schemaVersion: 1,
     deploymentId,
     executionArn: input.executionArn,
-    outcome: input.outcome,
+    outcome,
     startedAt: input.startedAt,
     finishedAt: finishedAt.toISOString(),
     application: state.plan?.application ?? null,
     image: image ? { repository: image.repository, tag: image.tag, digest: image.digest, pushedBy: image.pushedBy ?? null, pushedAt: image.pushedAt ?? null } : null,
-    versionLabel: state.bundle?.versionLabel ?? null,
-    bundle: state.bundle ? { bucket: state.bundle.bucket, key: state.bundle.key, sha256: state.bundle.sha256 } : null,
-    stages: Array.isArray(state.stages) ? state.stages : [],
-    error: error?.Error ?? null,
+    versionLabel: release?.versionLabel ?? null,
+    bundle: release ? { bucket: release.bucket, key: release.key, sha256: release.sha256 } : null,
+    images: release?.images ?? null,
+    stages,
+    error: outcome === 'unverified' ? 'DeploymentUnverifiedError' : (error?.Error ?? null),
     cause: readableCause(error?.Cause),
   };
 }
@@ -73,15 +98,24 @@ export function auditKey(record: Pick<AuditRecord, 'startedAt' | 'deploymentId'>
   return `deployments/${day}/${record.deploymentId}.json`;
 }
 
+function error(input: AuditInput): string | undefined {
+  return (input.state.error as { Error?: string } | undefined)?.Error;
+}
+
 /**
  * Writes the audit record of a finished deployment and returns the error and cause the execution
  * ends with, so the last Fail state says in plain words what went wrong.
  */
 export async function recordAudit(
   { s3 }: { s3: S3Client },
-  { bucket, input, now = new Date() }: { bucket: string; input: AuditInput; now?: Date },
+  { bucket, releaseBucket, input, now = new Date() }: { bucket: string; releaseBucket: string; input: AuditInput; now?: Date },
 ): Promise<{ key: string; outcome: Outcome; error: string; cause: string }> {
-  const record = buildAuditRecord(input, now);
+  const state = input.state as Record<string, any>;
+  const execution = input.executionArn.split(':').pop() ?? input.executionArn;
+  const fromStages = Array.isArray(state.stages) ? state.stages.find((stage: { release?: unknown }) => stage?.release)?.release : undefined;
+  const application = state.plan?.application;
+  const release = fromStages ?? (application ? await readRelease(s3, releaseBucket, application, execution) : null);
+  const record = buildAuditRecord(input, now, release);
   const key = auditKey(record);
   await s3.send(
     new PutObjectCommand({
@@ -92,5 +126,9 @@ export async function recordAudit(
       Metadata: { outcome: record.outcome, application: record.application ?? '', 'deployment-id': record.deploymentId },
     }),
   );
-  return { key, outcome: record.outcome, error: record.error ?? 'None', cause: record.cause ?? `deployment ${record.outcome}` };
+  const unverified = record.outcome === 'unverified' && error(input) !== 'DeploymentUnverifiedError';
+  const cause = unverified
+    ? `An update was made and could not be verified (${error(input) ?? 'unknown error'}: ${record.cause ?? 'no cause'}); the environment needs a person to look at it now.`
+    : (record.cause ?? `deployment ${record.outcome}`);
+  return { key, outcome: record.outcome, error: record.error ?? 'None', cause };
 }

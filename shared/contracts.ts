@@ -70,6 +70,9 @@ export const VersionStatus = z.object({
 });
 export type VersionStatus = z.infer<typeof VersionStatus>;
 
+/** The pushed image as the environment ledger compares pushes (newest wins per repository). */
+export const PushedImage = z.object({ repository: z.string(), digest: z.string(), tag: z.string(), pushedAt: z.string() });
+
 /** What Deploy started: enough to check health and to roll back. */
 export const StageDeployment = z.object({
   application: z.string(),
@@ -82,7 +85,8 @@ export const StageDeployment = z.object({
 });
 export type StageDeployment = z.infer<typeof StageDeployment>;
 
-export const HealthVerdict = z.enum(['healthy', 'inProgress', 'failed', 'timedOut']);
+/** `replaced`: the environment settled on a version that is neither ours nor the one before it, so it is not ours to judge. */
+export const HealthVerdict = z.enum(['healthy', 'inProgress', 'failed', 'timedOut', 'replaced']);
 export type HealthVerdict = z.infer<typeof HealthVerdict>;
 
 /** One look at the environment, classified. */

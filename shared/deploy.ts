@@ -1,14 +1,18 @@
 import type { ElasticBeanstalkClient, EnvironmentDescription } from '@aws-sdk/client-elastic-beanstalk';
 import {
   AbortEnvironmentUpdateCommand,
-  DescribeApplicationVersionsCommand,
   DescribeEnvironmentsCommand,
   OperationInProgressException,
   UpdateEnvironmentCommand,
 } from '@aws-sdk/client-elastic-beanstalk';
-import { pushedAtFromDescription } from './bundle/store.ts';
-import type { StageDeployment } from './contracts.ts';
-import { EnvironmentNotFoundError, EnvironmentNotReadyError, SupersededError } from './errors.ts';
+import type { ECRClient } from '@aws-sdk/client-ecr';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { storedSha256 } from './bundle/store.ts';
+import type { StageDeployment, StoredBundle } from './contracts.ts';
+import { type PushedImage, type UpdatePermission, recordPendingUpdate } from './environments/lease.ts';
+import { readLedger } from './environments/ledger.ts';
+import { BundleIntegrityError, EnvironmentNotFoundError, EnvironmentNotReadyError, SupersededError } from './errors.ts';
+import { verifyImagesExist } from './plan.ts';
 
 /** The requestId of a deployment that found its version already running (an idempotent retry). */
 export const alreadyDeployed = 'already-deployed';
@@ -57,69 +61,135 @@ async function update(eb: ElasticBeanstalkClient, application: string, environme
   }
 }
 
-function window(now: Date, seconds: number): { startedAt: string; deadline: string } {
-  return { startedAt: now.toISOString(), deadline: new Date(now.getTime() + seconds * 1000).toISOString() };
+function window(startedAt: Date, seconds: number): { startedAt: string; deadline: string } {
+  return { startedAt: startedAt.toISOString(), deadline: new Date(startedAt.getTime() + seconds * 1000).toISOString() };
 }
 
-async function pushedAtOf(eb: ElasticBeanstalkClient, application: string, versionLabel: string): Promise<string | undefined> {
-  const { ApplicationVersions = [] } = await eb.send(new DescribeApplicationVersionsCommand({ ApplicationName: application, VersionLabels: [versionLabel] }));
-  return pushedAtFromDescription(ApplicationVersions.find((v) => v.VersionLabel === versionLabel)?.Description);
+/** How long a holder keeps an environment after starting an update: the health wait, a rollback's, and a margin. */
+export function leaseSecondsFor(healthTimeoutSeconds: number): number {
+  return 2 * healthTimeoutSeconds + 900;
+}
+
+function lostEnvironment(environment: string, versionLabel: string, holder: string | null): SupersededError {
+  const who = holder ? `execution ${holder}` : 'no execution (the lease expired)';
+  return new SupersededError(
+    `${environment} is now held by ${who}, for a newer push: ${versionLabel} is not deployed there, so nothing goes backwards`,
+    { environment, versionLabel, holder },
+  );
+}
+
+function isReadyOn(env: EnvironmentDescription, versionLabel: string | undefined): boolean {
+  return versionLabel !== undefined && env.VersionLabel === versionLabel && env.Status === 'Ready' && !env.AbortableOperationInProgress;
+}
+
+/** Where a deployment keeps its lease, and whose it is. */
+export interface LeaseContext {
+  bucket: string;
+  execution: string;
 }
 
 /**
- * Starts the deployment of a version to one environment, refusing to go backwards past a newer push
- * and treating "already running it" as success so a retried Deploy never redeploys.
+ * Deploys a release to one environment while this execution holds its lease: bytes already running
+ * there end as already deployed; otherwise the images and the stored bundle are verified, the update
+ * is recorded in the ledger before it is made (a retry after a timeout resumes it instead of
+ * updating twice), and a newer push of the same repository that arrived meanwhile supersedes us.
  */
-export async function deployToEnvironment(
-  { eb }: { eb: ElasticBeanstalkClient },
-  input: { application: string; environment: string; versionLabel: string; pushedAt: string; healthTimeoutSeconds: number; now?: Date },
+export async function deployRelease(
+  { eb, ecr, s3 }: { eb: ElasticBeanstalkClient; ecr: ECRClient; s3: S3Client },
+  input: LeaseContext & { application: string; environment: string; release: StoredBundle; image: PushedImage; healthTimeoutSeconds: number; now?: Date },
 ): Promise<StageDeployment> {
-  const { application, environment, versionLabel } = input;
+  const { application, environment, release, execution } = input;
+  const versionLabel = release.versionLabel;
   const now = input.now ?? new Date();
   const env = await describeEnvironment(eb, application, environment);
-  const current = env.VersionLabel ?? null;
+  const { ledger } = await readLedger(s3, input.bucket, application, environment);
+  if (ledger.lease?.holder !== execution) throw lostEnvironment(environment, versionLabel, ledger.lease?.holder ?? null);
+  const base = { application, environment, versionLabel };
 
-  if (current === versionLabel && env.Status === 'Ready' && !env.AbortableOperationInProgress) {
-    return { application, environment, versionLabel, previousVersionLabel: null, requestId: alreadyDeployed, ...window(now, input.healthTimeoutSeconds) };
-  }
-  if (current !== null && current !== versionLabel) {
-    const currentPushedAt = await pushedAtOf(eb, application, current);
-    if (currentPushedAt !== undefined && Date.parse(currentPushedAt) > Date.parse(input.pushedAt)) {
-      throw new SupersededError(
-        `environment ${environment} runs ${current} (image pushed ${currentPushedAt}), newer than ${versionLabel} (pushed ${input.pushedAt}); deploying ours would go backwards`,
-        { application, environment, versionLabel, currentVersionLabel: current, pushedAt: input.pushedAt, currentPushedAt },
+  let pending = ledger.lease.update?.kind === 'deploy' && ledger.lease.update.versionLabel === versionLabel ? ledger.lease.update : null;
+  if (!pending) {
+    const sameBytesRun = ledger.deployed?.bundleSha256 === release.sha256 && isReadyOn(env, ledger.deployed.versionLabel);
+    if (sameBytesRun || isReadyOn(env, versionLabel)) {
+      return { ...base, versionLabel: env.VersionLabel ?? versionLabel, previousVersionLabel: env.VersionLabel ?? null, requestId: alreadyDeployed, ...window(now, input.healthTimeoutSeconds) };
+    }
+    await verifyImagesExist(ecr, release.images);
+    const sha = await storedSha256(s3, release.bucket, release.key);
+    if (sha !== release.sha256) {
+      throw new BundleIntegrityError(
+        `the bundle s3://${release.bucket}/${release.key} ${sha === null ? 'is gone' : `hashes to ${sha}, not ${release.sha256}`}: it was changed or deleted after it was rendered, so it is not deployed; push again to render it anew`,
+        { bucket: release.bucket, key: release.key, expected: release.sha256, actual: sha },
       );
     }
+    requireReady(env, environment);
+    const permission: UpdatePermission = await recordPendingUpdate({ s3 }, {
+      bucket: input.bucket,
+      application,
+      environment,
+      execution,
+      image: input.image,
+      update: { kind: 'deploy', versionLabel, previousVersionLabel: env.VersionLabel ?? null, startedAt: now.toISOString() },
+      leaseSeconds: leaseSecondsFor(input.healthTimeoutSeconds),
+      now,
+    });
+    if (permission.kind === 'lost') throw lostEnvironment(environment, versionLabel, permission.holder);
+    if (permission.kind === 'resume') pending = permission.update;
   }
-  requireReady(env, environment);
+  if (pending) {
+    const resumed = { ...base, previousVersionLabel: pending.previousVersionLabel, ...window(new Date(pending.startedAt), input.healthTimeoutSeconds) };
+    // The update reached EB before the step was cut short: follow it rather than start it again.
+    if (env.VersionLabel === versionLabel || env.AbortableOperationInProgress) return { ...resumed, requestId: 'unknown' };
+    requireReady(env, environment);
+    return { ...resumed, requestId: await update(eb, application, environment, versionLabel, env.Status) };
+  }
   const requestId = await update(eb, application, environment, versionLabel, env.Status);
-  return { application, environment, versionLabel, previousVersionLabel: current, requestId, ...window(now, input.healthTimeoutSeconds) };
+  return { ...base, previousVersionLabel: env.VersionLabel ?? null, requestId, ...window(now, input.healthTimeoutSeconds) };
 }
 
 /**
- * Puts the version that ran before a failed deployment back, with the same health window; null when
- * there was nothing before to go back to.
+ * Puts back the version that ran before our failed deployment, only while this execution holds the
+ * environment and it still runs our version (or is on its way back): never another execution's
+ * deployment, never a version someone deployed since. Null when there was nothing before.
  */
 export async function rollBack(
-  { eb }: { eb: ElasticBeanstalkClient },
-  input: { deployment: StageDeployment; now?: Date },
+  { eb, s3 }: { eb: ElasticBeanstalkClient; s3: S3Client },
+  input: LeaseContext & { deployment: StageDeployment; now?: Date },
 ): Promise<StageDeployment | null> {
-  const { deployment } = input;
+  const { deployment, execution } = input;
   const previous = deployment.previousVersionLabel;
   if (previous === null || previous === deployment.versionLabel) return null;
   const now = input.now ?? new Date();
   const seconds = Math.max(1, Math.round((Date.parse(deployment.deadline) - Date.parse(deployment.startedAt)) / 1000));
-  const env = await describeEnvironment(eb, deployment.application, deployment.environment);
-  const base = { application: deployment.application, environment: deployment.environment, versionLabel: previous, previousVersionLabel: deployment.versionLabel };
-  if (env.VersionLabel === previous && env.Status === 'Ready' && !env.AbortableOperationInProgress) {
-    return { ...base, requestId: alreadyDeployed, ...window(now, seconds) };
+  const { application, environment } = deployment;
+  const env = await describeEnvironment(eb, application, environment);
+  const { ledger } = await readLedger(s3, input.bucket, application, environment);
+  if (ledger.lease?.holder !== execution) throw lostEnvironment(environment, deployment.versionLabel, ledger.lease?.holder ?? null);
+  if (env.VersionLabel !== deployment.versionLabel && env.VersionLabel !== previous) {
+    throw new SupersededError(
+      `${environment} runs ${env.VersionLabel ?? 'no version'}, deployed outside this execution after ours: it is not ours to roll back`,
+      { environment, versionLabel: deployment.versionLabel, running: env.VersionLabel },
+    );
   }
+  const base = { application, environment, versionLabel: previous, previousVersionLabel: deployment.versionLabel };
+  if (isReadyOn(env, previous)) return { ...base, requestId: alreadyDeployed, ...window(now, seconds) };
   if (env.AbortableOperationInProgress) {
-    // A deployment that timed out may still be rolling out: stop it, and EB puts the previous version back.
-    await eb.send(new AbortEnvironmentUpdateCommand({ EnvironmentName: deployment.environment }));
-    throw notReady(deployment.environment, 'aborting the timed-out update');
+    // Our own update is still rolling out (we hold the lease): stop it, and EB puts the previous version back.
+    if (env.VersionLabel === deployment.versionLabel) await eb.send(new AbortEnvironmentUpdateCommand({ EnvironmentName: environment }));
+    throw notReady(environment, 'aborting our timed-out update');
   }
-  requireReady(env, deployment.environment);
-  const requestId = await update(eb, deployment.application, deployment.environment, previous, env.Status);
+  requireReady(env, environment);
+  const permission = await recordPendingUpdate({ s3 }, {
+    bucket: input.bucket,
+    application,
+    environment,
+    execution,
+    update: { kind: 'rollback', versionLabel: previous, previousVersionLabel: deployment.versionLabel, startedAt: now.toISOString() },
+    leaseSeconds: leaseSecondsFor(seconds),
+    now,
+  });
+  if (permission.kind === 'lost') throw lostEnvironment(environment, deployment.versionLabel, permission.holder);
+  if (permission.kind === 'resume' && env.VersionLabel === previous) {
+    return { ...base, requestId: 'unknown', ...window(new Date(permission.update.startedAt), seconds) };
+  }
+  const requestId = await update(eb, application, environment, previous, env.Status);
   return { ...base, requestId, ...window(now, seconds) };
 }

@@ -51,6 +51,11 @@ export class VersionProcessingFailedError extends GreenlightError {
   override readonly name = 'VersionProcessingFailedError' as const;
 }
 
+/** A stored bundle's bytes no longer hash to its name (changed or deleted after rendering): never deployed. */
+export class BundleIntegrityError extends GreenlightError {
+  override readonly name = 'BundleIntegrityError' as const;
+}
+
 /** The environment is busy (not Ready); the state machine retries with backoff. */
 export class EnvironmentNotReadyError extends GreenlightError {
   override readonly name = 'EnvironmentNotReadyError' as const;
@@ -74,6 +79,14 @@ export class DeploymentFailedError extends GreenlightError {
 /** The rollback itself did not bring the environment back to health: a person must look now. */
 export class RollbackFailedError extends GreenlightError {
   override readonly name = 'RollbackFailedError' as const;
+}
+
+/**
+ * An update was made and its outcome could not be verified (health unreadable, rollback impossible):
+ * the environment needs a person, and the alarm says so.
+ */
+export class DeploymentUnverifiedError extends GreenlightError {
+  override readonly name = 'DeploymentUnverifiedError' as const;
 }
 
 /** An approver said no: the promotion ends with the approver's reason. */
@@ -130,11 +143,13 @@ export const errorNames = [
   'BundleRenderError',
   'VersionConflictError',
   'VersionProcessingFailedError',
+  'BundleIntegrityError',
   'EnvironmentNotReadyError',
   'EnvironmentNotFoundError',
   'SupersededError',
   'DeploymentFailedError',
   'RollbackFailedError',
+  'DeploymentUnverifiedError',
   'TransientAwsError',
   'InvalidTaskInputError',
   'ApprovalRejectedError',

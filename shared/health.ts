@@ -26,14 +26,14 @@ function dedupe(texts: string[]): string[] {
  */
 export function classifyHealth(snapshot: EnvironmentSnapshot, policy: HealthPolicy, deployment: StageDeployment, now: Date): HealthReport {
   const ready = snapshot.status === 'Ready';
+  const settled = ready && !snapshot.abortableOperationInProgress;
   const ours = snapshot.versionLabel === deployment.versionLabel;
+  // Settled on a third version: somebody else deployed it after ours; judging it is not ours to do.
+  const replaced = settled && !ours && snapshot.versionLabel !== deployment.previousVersionLabel;
   const healthy = ready && ours && (policy.accept as string[]).includes(snapshot.health);
-  const failed =
-    snapshot.errorEvents.length > 0 ||
-    (ready && snapshot.health === 'Red') ||
-    (ready && !snapshot.abortableOperationInProgress && !ours);
+  const failed = snapshot.errorEvents.length > 0 || (ready && ours && snapshot.health === 'Red') || (settled && !ours);
   const timedOut = now.getTime() > Date.parse(deployment.deadline);
-  const verdict = failed ? 'failed' : healthy ? 'healthy' : timedOut ? 'timedOut' : 'inProgress';
+  const verdict = replaced ? 'replaced' : failed ? 'failed' : healthy ? 'healthy' : timedOut ? 'timedOut' : 'inProgress';
   return {
     verdict,
     environment: deployment.environment,
@@ -96,8 +96,17 @@ export async function checkHealth(
   return classifyHealth(snapshot, input.policy, deployment, input.now ?? new Date());
 }
 
+/** Why health could not be judged: the error of the last Check Health, as Step Functions caught it. */
+export interface HealthCheckError {
+  Error: string;
+  Cause?: string;
+}
+
 /** The one-paragraph cause of a DeploymentFailedError: where, which version, and what EB said. */
-export function failureMessage(report: HealthReport, deployment: StageDeployment): string {
+export function failureMessage(report: HealthReport | HealthCheckError, deployment: StageDeployment): string {
+  if (!('verdict' in report)) {
+    return `Deployment of version ${deployment.versionLabel} to environment ${deployment.environment} (application ${deployment.application}) could not be verified: checking its health kept failing (${report.Error}${report.Cause ? `: ${report.Cause.slice(0, 300)}` : ''}).`;
+  }
   const what = report.verdict === 'timedOut' ? `did not become healthy by ${deployment.deadline}` : 'failed';
   const health = report.healthStatus ? `${report.health} (${report.healthStatus})` : report.health;
   const running = report.versionLabel === deployment.versionLabel ? 'it runs our version' : `it runs ${report.versionLabel ?? 'no version'}`;

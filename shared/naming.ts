@@ -24,6 +24,17 @@ export function executionName(application: string, image: { tag: string; digest:
   return `${app}-${tag}-${digestPart}`;
 }
 
+/**
+ * The ARN an execution of this state machine gets under `name`
+ * (`arn:<partition>:states:<region>:<account>:execution:<state machine name>:<name>`), to look it up
+ * without listing executions.
+ */
+export function executionArn(stateMachineArn: string, name: string): string {
+  const parts = stateMachineArn.split(':');
+  if (parts.length !== 7 || parts[2] !== 'states' || parts[5] !== 'stateMachine') throw new Error(`not a state machine ARN: ${stateMachineArn}`);
+  return [...parts.slice(0, 5), 'execution', parts[6], name].join(':');
+}
+
 /** The EB version label of a bundle: people read the tag, the bundle hash keeps labels unique per content. */
 export function versionLabel(tag: string, bundleSha256: string): string {
   const suffix = `-${bundleSha256.slice(0, 12)}`;
@@ -33,4 +44,9 @@ export function versionLabel(tag: string, bundleSha256: string): string {
 /** The S3 key of a bundle, addressed by content so the same bytes are stored once. */
 export function bundleKey(application: string, bundleSha256: string): string {
   return `bundles/${application}/${bundleSha256}.zip`;
+}
+
+/** Where an execution's release (the bundle its first stage chose) is written, once. */
+export function releaseKey(application: string, execution: string): string {
+  return `releases/${encodeURIComponent(application)}/${execution}.json`;
 }

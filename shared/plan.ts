@@ -1,20 +1,8 @@
 import type { ECRClient, ImageDetail } from '@aws-sdk/client-ecr';
-import {
-  DescribeImagesCommand,
-  DescribeRepositoriesCommand,
-  ImageNotFoundException,
-  paginateDescribeImages,
-  RepositoryNotFoundException,
-} from '@aws-sdk/client-ecr';
-import type { ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
-import { DescribeApplicationVersionsCommand, DescribeEnvironmentsCommand } from '@aws-sdk/client-elastic-beanstalk';
-import type { S3Client } from '@aws-sdk/client-s3';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { isDigestPinned, referenceName } from './bundle/references.ts';
-import { imagesInBundle } from './bundle/zip.ts';
+import { DescribeImagesCommand, DescribeRepositoriesCommand, ImageNotFoundException, RepositoryNotFoundException } from '@aws-sdk/client-ecr';
 import type { ApplicationConfig, GreenlightConfig } from './config/schema.ts';
 import type { ImagePush, Plan, VerifiedImage } from './contracts.ts';
-import { BundleRenderError, ImageNotFoundError, UnknownRepositoryError } from './errors.ts';
+import { ImageNotFoundError, UnknownRepositoryError } from './errors.ts';
 import { checkTagSyntax, planStages } from './tag-policy.ts';
 
 /** The application a repository deploys, with its configuration. */
@@ -37,7 +25,8 @@ function imageGone(repository: string, digest: string, error: unknown): ImageNot
   );
 }
 
-async function repositoryUris(ecr: ECRClient, repositories: string[]): Promise<Record<string, string>> {
+/** The URIs of ECR repositories by name; a missing repository is an ImageNotFoundError that says what to do. */
+export async function repositoryUris(ecr: ECRClient, repositories: string[]): Promise<Record<string, string>> {
   try {
     const { repositories: found = [] } = await ecr.send(new DescribeRepositoriesCommand({ repositoryNames: repositories }));
     return Object.fromEntries(found.filter((r) => r.repositoryName && r.repositoryUri).map((r) => [r.repositoryName as string, r.repositoryUri as string]));
@@ -93,64 +82,19 @@ export async function resolvePlan(
   };
 }
 
-async function deployedImages(
-  { s3, eb }: { s3: S3Client; eb: ElasticBeanstalkClient },
-  application: string,
-  environment: string,
-): Promise<string[]> {
-  const { Environments = [] } = await eb.send(new DescribeEnvironmentsCommand({ ApplicationName: application, EnvironmentNames: [environment] }));
-  const label = Environments.find((env) => env.EnvironmentName === environment && env.Status !== 'Terminated')?.VersionLabel;
-  if (!label) return [];
-  const { ApplicationVersions = [] } = await eb.send(new DescribeApplicationVersionsCommand({ ApplicationName: application, VersionLabels: [label] }));
-  const source = ApplicationVersions[0]?.SourceBundle;
-  if (!source?.S3Bucket || !source.S3Key) return [];
-  const object = await s3.send(new GetObjectCommand({ Bucket: source.S3Bucket, Key: source.S3Key }));
-  if (!object.Body) return [];
-  return imagesInBundle(await object.Body.transformToByteArray());
-}
-
-async function newestImage(ecr: ECRClient, repository: string, repositoryUri: string): Promise<string> {
-  let newest: ImageDetail | undefined;
-  try {
-    for await (const page of paginateDescribeImages({ client: ecr }, { repositoryName: repository })) {
-      for (const detail of page.imageDetails ?? []) {
-        if (!detail.imageDigest) continue;
-        if (!newest || (detail.imagePushedAt?.getTime() ?? 0) > (newest.imagePushedAt?.getTime() ?? 0)) newest = detail;
-      }
-    }
-  } catch (error) {
-    if (error instanceof RepositoryNotFoundException) {
-      throw new ImageNotFoundError(`ECR repository ${repository} does not exist: create it and push an image to it`, { repository }, { cause: error });
-    }
-    throw error;
-  }
-  if (!newest?.imageDigest) {
-    throw new BundleRenderError(
-      `repository ${repository} has no image yet, so the multi-container bundle cannot be rendered: push an image to ${repository} first`,
-      { repository },
-    );
-  }
-  return `${repositoryUri}@${newest.imageDigest}`;
-}
-
 /**
- * For a multi-image application, the references of the repositories that were not pushed: what runs on
- * the first stage now, else the newest image in ECR, so one push changes exactly one container.
+ * Checks, just before a deployment, that every image a bundle pins is still in ECR by digest: an
+ * image deleted after planning must not reach the environment as a failed pull.
  */
-export async function otherImagesForBundle(
-  clients: { ecr: ECRClient; s3: S3Client; eb: ElasticBeanstalkClient },
-  input: { application: string; app: ApplicationConfig; pushed: VerifiedImage; firstEnvironment: string },
-): Promise<Record<string, string>> {
-  const others = input.app.images.filter((repository) => repository !== input.pushed.repository);
-  if (others.length === 0) return {};
-  const uris = await repositoryUris(clients.ecr, others);
-  const deployed = await deployedImages(clients, input.application, input.firstEnvironment);
-  const result: Record<string, string> = {};
-  for (const repository of others) {
-    const uri = uris[repository];
-    if (!uri) throw new ImageNotFoundError(`ECR repository ${repository} does not exist: create it and push an image to it`, { repository });
-    const current = deployed.find((reference) => referenceName(reference) === uri && isDigestPinned(reference));
-    result[repository] = current ?? (await newestImage(clients.ecr, repository, uri));
+export async function verifyImagesExist(ecr: ECRClient, images: Record<string, string>): Promise<void> {
+  for (const [repository, reference] of Object.entries(images)) {
+    const digest = reference.split('@')[1] ?? '';
+    try {
+      const output = await ecr.send(new DescribeImagesCommand({ repositoryName: repository, imageIds: [{ imageDigest: digest }] }));
+      if (!output.imageDetails?.some((detail) => detail.imageDigest === digest)) throw imageGone(repository, digest, undefined);
+    } catch (error) {
+      if (error instanceof ImageNotFoundException || error instanceof RepositoryNotFoundException) throw imageGone(repository, digest, error);
+      throw error;
+    }
   }
-  return result;
 }

@@ -1,8 +1,9 @@
-import type { HealthReport, StageDeployment } from './contracts.ts';
-import { failureMessage } from './health.ts';
-import { DeploymentFailedError } from './errors.ts';
-import { rollBack } from './deploy.ts';
 import type { ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { HealthReport, StageDeployment } from './contracts.ts';
+import { type LeaseContext, rollBack } from './deploy.ts';
+import { DeploymentFailedError } from './errors.ts';
+import { type HealthCheckError, failureMessage } from './health.ts';
 
 /** What the state machine carries while it waits for the rollback to be healthy. */
 export interface RollbackStarted {
@@ -14,15 +15,16 @@ export interface RollbackStarted {
 }
 
 /**
- * Starts the rollback of a failed stage deployment; with nothing to roll back to (a first deploy),
- * fails at once with the original cause, since there is no healthier state to return to.
+ * Starts the rollback of a failed (or unverifiable) stage deployment of our own; with nothing to
+ * roll back to (a first deploy), fails at once with the original cause.
  */
 export async function rollBackFailedDeployment(
-  { eb }: { eb: ElasticBeanstalkClient },
-  { deployment, failure }: { deployment: StageDeployment; failure: HealthReport },
+  clients: { eb: ElasticBeanstalkClient; s3: S3Client },
+  input: LeaseContext & { deployment: StageDeployment; failure: HealthReport | HealthCheckError },
 ): Promise<RollbackStarted> {
+  const { deployment, failure } = input;
   const cause = failureMessage(failure, deployment);
-  const rollback = await rollBack({ eb }, { deployment });
+  const rollback = await rollBack(clients, { bucket: input.bucket, execution: input.execution, deployment });
   if (!rollback) {
     throw new DeploymentFailedError(`${cause} There is no previous version to roll back to; ${deployment.environment} stays on ${deployment.versionLabel}.`, {
       environment: deployment.environment,

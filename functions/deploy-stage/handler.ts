@@ -1,15 +1,22 @@
 import { z } from 'zod';
-import { deployToEnvironment } from '../../shared/deploy.ts';
+import { PushedImage, StoredBundle } from '../../shared/contracts.ts';
+import { deployRelease } from '../../shared/deploy.ts';
 import { clients } from '../../shared/runtime/clients.ts';
 import { taskHandler } from '../../shared/runtime/handler.ts';
+import { readSettings } from '../../shared/runtime/settings.ts';
+
+const settings = readSettings(['bundleBucket']);
 
 const DeployInput = z.object({
   application: z.string(),
   environment: z.string(),
-  versionLabel: z.string(),
-  pushedAt: z.string(),
+  release: StoredBundle,
+  image: PushedImage,
   healthTimeoutSeconds: z.number().int().positive(),
+  execution: z.string(),
 });
 
-/** Deploy: UpdateEnvironment to our version once the environment is Ready, unless a newer push got there first. */
-export const handler = taskHandler(DeployInput, (input) => deployToEnvironment({ eb: clients.eb() }, input));
+/** Deploy: UpdateEnvironment to our release while we hold the environment, unless those bytes already run or a newer push got there first. */
+export const handler = taskHandler(DeployInput, (input) =>
+  deployRelease({ eb: clients.eb(), ecr: clients.ecr(), s3: clients.s3() }, { ...input, bucket: settings.bundleBucket }),
+);

@@ -1,9 +1,13 @@
 import { AuditInput, recordAudit } from '../../shared/audit.ts';
 import { clients } from '../../shared/runtime/clients.ts';
-import { taskHandler } from '../../shared/runtime/handler.ts';
+import { logger, taskHandler } from '../../shared/runtime/handler.ts';
 import { readSettings } from '../../shared/runtime/settings.ts';
 
-const settings = readSettings(['auditBucket']);
+const settings = readSettings(['auditBucket', 'bundleBucket']);
 
-/** Record Audit: the deployment's permanent record, on every terminal path. */
-export const handler = taskHandler(AuditInput, (input) => recordAudit({ s3: clients.s3() }, { bucket: settings.auditBucket, input }));
+/** Record Audit: the deployment's permanent record, on every terminal path (the logged outcome feeds the unverified alarm). */
+export const handler = taskHandler(AuditInput, async (input) => {
+  const written = await recordAudit({ s3: clients.s3() }, { bucket: settings.auditBucket, releaseBucket: settings.bundleBucket, input });
+  logger.info('audit record written', { outcome: written.outcome, key: written.key });
+  return written;
+});

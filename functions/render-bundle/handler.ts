@@ -1,17 +1,19 @@
 import { z } from 'zod';
-import { prepareBundle } from '../../shared/bundle/prepare.ts';
+import { prepareRelease } from '../../shared/bundle/prepare.ts';
 import { loadConfig } from '../../shared/config/load.ts';
-import { Plan } from '../../shared/contracts.ts';
+import { Plan, PlannedStage } from '../../shared/contracts.ts';
 import { clients } from '../../shared/runtime/clients.ts';
 import { taskHandler } from '../../shared/runtime/handler.ts';
 import { readSettings } from '../../shared/runtime/settings.ts';
 
 const settings = readSettings(['configFile', 'bundleBucket']);
 
-/** Render Bundle: the Dockerrun (and compose, .ebextensions) pinned to digests, zipped and stored by content. */
-export const handler = taskHandler(z.object({ plan: Plan }), async ({ plan }) =>
-  prepareBundle(
+const PrepareInput = z.object({ plan: Plan, stage: PlannedStage, index: z.number().int().min(0), execution: z.string() });
+
+/** Prepare Release: on the first stage, render the bundle (newest claimed digests of every container) and store it by content; later stages reuse it. */
+export const handler = taskHandler(PrepareInput, (input) =>
+  prepareRelease(
     { ecr: clients.ecr(), s3: clients.s3(), eb: clients.eb() },
-    { loaded: loadConfig(settings.configFile), plan, bucket: settings.bundleBucket },
+    { ...input, loaded: loadConfig(settings.configFile), bucket: settings.bundleBucket },
   ),
 );

@@ -3,8 +3,14 @@ import { HealthReport, StageDeployment } from '../../shared/contracts.ts';
 import { rollBackFailedDeployment } from '../../shared/rollback.ts';
 import { clients } from '../../shared/runtime/clients.ts';
 import { taskHandler } from '../../shared/runtime/handler.ts';
+import { readSettings } from '../../shared/runtime/settings.ts';
 
-/** Roll Back: put the previous version back after a failed deployment, keeping the failure's cause. */
-export const handler = taskHandler(z.object({ deployment: StageDeployment, failure: HealthReport }), (input) =>
-  rollBackFailedDeployment({ eb: clients.eb() }, input),
+const settings = readSettings(['bundleBucket']);
+
+/** A health check that kept failing, as Step Functions caught it. */
+const HealthCheckError = z.object({ Error: z.string(), Cause: z.string().optional() });
+
+/** Roll Back: put the previous version back after our own deployment failed (or could not be checked), keeping the cause. */
+export const handler = taskHandler(z.object({ deployment: StageDeployment, failure: z.union([HealthReport, HealthCheckError]), execution: z.string() }), (input) =>
+  rollBackFailedDeployment({ eb: clients.eb(), s3: clients.s3() }, { ...input, bucket: settings.bundleBucket }),
 );

@@ -1,3 +1,4 @@
+import type { Faults } from '../faults.ts';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -36,7 +37,18 @@ export class LocalLambda {
     private readonly projectRoot: string,
     private readonly region: string,
     private readonly accountId: string,
+    private readonly faults?: Pick<Faults, 'lambdaTimeouts'>,
   ) {}
+
+  /** Whether this invocation is one a fault says times out after running (counted down per function key). */
+  private timesOut(fn: LocalFunction): boolean {
+    const timeouts = this.faults?.lambdaTimeouts;
+    if (!timeouts) return false;
+    const key = Object.keys(timeouts).find((k) => fn.name === k || fn.name.endsWith(`-${k}`));
+    if (key === undefined || (timeouts[key] ?? 0) <= 0) return false;
+    timeouts[key] = (timeouts[key] ?? 0) - 1;
+    return true;
+  }
 
   register(fn: LocalFunction): void {
     this.functions.set(fn.name, fn);
@@ -65,6 +77,10 @@ export class LocalLambda {
     try {
       const handler = await this.load(fn);
       const output = await handler(structuredClone(payload ?? {}), context);
+      if (this.timesOut(fn)) {
+        const message = `${new Date().toISOString()} ${context.awsRequestId} Task timed out after ${fn.timeoutSeconds}.00 seconds`;
+        return { ok: false, error: { errorType: 'Sandbox.Timedout', errorMessage: message, trace: [] }, durationMs: Date.now() - started };
+      }
       return { ok: true, payload: output === undefined ? null : JSON.parse(JSON.stringify(output)), durationMs: Date.now() - started };
     } catch (thrown) {
       const error = thrown instanceof Error ? thrown : new Error(String(thrown));

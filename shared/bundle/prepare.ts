@@ -1,30 +1,57 @@
 import type { ECRClient } from '@aws-sdk/client-ecr';
 import type { ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { LoadedConfig } from '../config/load.ts';
-import type { Plan, StoredBundle } from '../contracts.ts';
+import { type Plan, type PlannedStage, StoredBundle } from '../contracts.ts';
+import { isLostRace, readLedger } from '../environments/ledger.ts';
 import { BundleRenderError, ConfigurationError } from '../errors.ts';
-import { otherImagesForBundle } from '../plan.ts';
+import { releaseKey } from '../naming.ts';
 import { renderBundle } from './render.ts';
+import { siblingImages } from './siblings.ts';
 import { storeBundle } from './store.ts';
 import { readBundleTemplates } from './templates.ts';
 
-/**
- * Renders the plan's bundle (the pushed image plus the other containers' current images), refuses one
- * that would not run the pushed image, and stores it by content.
- */
-export async function prepareBundle(
-  clients: { ecr: ECRClient; s3: S3Client; eb: ElasticBeanstalkClient },
-  input: { loaded: LoadedConfig; plan: Plan; bucket: string },
-): Promise<StoredBundle> {
-  const { plan } = input;
-  const app = input.loaded.config.applications[plan.application];
-  if (!app) {
-    throw new ConfigurationError(`application ${plan.application} is no longer in the configuration ${input.loaded.path}`, { application: plan.application });
+
+async function readRelease(s3: S3Client, bucket: string, key: string): Promise<StoredBundle | null> {
+  try {
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return StoredBundle.parse(JSON.parse((await object.Body?.transformToString()) ?? ''));
+  } catch (error) {
+    const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404) return null;
+    throw error;
   }
+}
+
+/**
+ * The release an execution deploys. Its first stage renders it while holding that environment's
+ * lease, so the other containers are the newest pushes claimed there, not what ran minutes ago; later
+ * stages deploy exactly that release. Written once per execution, so a retried step returns the
+ * same release and bytes already running there keep their version label (no second version).
+ */
+export async function prepareRelease(
+  clients: { ecr: ECRClient; s3: S3Client; eb: ElasticBeanstalkClient },
+  input: { loaded: LoadedConfig; plan: Plan; stage: PlannedStage; index: number; execution: string; bucket: string },
+): Promise<StoredBundle> {
+  const { plan, bucket } = input;
+  const key = releaseKey(plan.application, input.execution);
+  const recorded = await readRelease(clients.s3, bucket, key);
+  if (recorded) return recorded;
+  if (input.index > 0) {
+    throw new BundleRenderError(`no release was recorded by the first stage of ${input.execution}, so ${input.stage.environment} has nothing verified to deploy`, {
+      execution: input.execution,
+    });
+  }
+
+  const app = input.loaded.config.applications[plan.application];
+  if (!app) throw new ConfigurationError(`application ${plan.application} is no longer in the configuration ${input.loaded.path}`, { application: plan.application });
+  const stage = app.stages.find((candidate) => candidate.environment === input.stage.environment);
+  if (!stage) throw new ConfigurationError(`environment ${input.stage.environment} is no longer a stage of ${plan.application}`, { application: plan.application });
+
+  const { ledger } = await readLedger(clients.s3, bucket, plan.application, stage.environment);
   const templates = readBundleTemplates(input.loaded.baseDir, app.bundle);
-  const firstEnvironment = app.stages[0]?.environment ?? plan.stages[0]?.environment ?? '';
-  const others = await otherImagesForBundle(clients, { application: plan.application, app, pushed: plan.image, firstEnvironment });
+  const others = await siblingImages(clients, { application: plan.application, app, stage, pushed: plan.image, ledger });
   const rendered = renderBundle(templates, { ...others, [plan.image.repository]: plan.image.reference });
   if (rendered.images[plan.image.repository] !== plan.image.reference) {
     throw new BundleRenderError(
@@ -32,8 +59,8 @@ export async function prepareBundle(
       { application: plan.application, repository: plan.image.repository },
     );
   }
-  return storeBundle(clients, {
-    bucket: input.bucket,
+  const stored = await storeBundle(clients, {
+    bucket,
     application: plan.application,
     tag: plan.image.tag,
     entries: rendered.entries,
@@ -42,4 +69,15 @@ export async function prepareBundle(
     repository: plan.image.repository,
     digest: plan.image.digest,
   });
+  // The same bytes already deployed there (another tag of this image): reuse their version.
+  const release = ledger.deployed?.bundleSha256 === stored.sha256 ? { ...stored, versionLabel: ledger.deployed.versionLabel } : stored;
+  try {
+    await clients.s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(release), ContentType: 'application/json', IfNoneMatch: '*' }),
+    );
+    return release;
+  } catch (error) {
+    if (!isLostRace(error)) throw error;
+    return (await readRelease(clients.s3, bucket, key)) ?? release;
+  }
 }

@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { StoredBundle } from '../contracts.ts';
 import { bundleKey, versionLabel } from '../naming.ts';
 import { sha256Hex, zipBundle } from './zip.ts';
@@ -45,7 +45,22 @@ function isNotFound(error: unknown): boolean {
   return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
 }
 
-/** Stores a bundle under its content address, writing only when those bytes are not there yet (safe to retry). */
+/** The sha256 of the object stored under a key, or null when there is none. */
+export async function storedSha256(s3: S3Client, bucket: string, key: string): Promise<string | null> {
+  try {
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return sha256Hex((await object.Body?.transformToByteArray()) ?? new Uint8Array());
+  } catch (error) {
+    if (isNotFound(error)) return null;
+    throw error;
+  }
+}
+
+/**
+ * Stores a bundle under its content address (safe to retry). An object already there is reused only
+ * when its bytes hash to its name; anything else under that key was tampered with or corrupted and
+ * is replaced by the bytes the name stands for.
+ */
 export async function storeBundle({ s3 }: { s3: S3Client }, input: StoreBundleInput): Promise<StoredBundle> {
   const zip = zipBundle(input.entries);
   const sha256 = sha256Hex(zip);
@@ -59,12 +74,7 @@ export async function storeBundle({ s3 }: { s3: S3Client }, input: StoreBundleIn
     images: { ...input.images },
     written: false,
   };
-  try {
-    await s3.send(new HeadObjectCommand({ Bucket: input.bucket, Key: key }));
-    return result;
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-  }
+  if ((await storedSha256(s3, input.bucket, key)) === sha256) return result;
   await s3.send(
     new PutObjectCommand({
       Bucket: input.bucket,

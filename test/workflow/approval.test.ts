@@ -55,7 +55,7 @@ describe('promotion to prod', () => {
     const dev = pipeline.stack.aws.eb.environment('hello-api-dev');
     const prod = pipeline.stack.aws.eb.environment('hello-api-prod');
     expect(prod?.VersionLabel).toBe(dev?.VersionLabel);
-    expect(prod?.VersionLabel).toBe(run.output.bundle.versionLabel);
+    expect(prod?.VersionLabel).toBe(run.output.stages[0].release.versionLabel);
     expect(run.output.stages[1]).toMatchObject({ environment: 'hello-api-prod', outcome: 'deployed', approval: { decision: 'approve', comment: 'ship it' } });
 
     // The decision stands in the execution history: who, what, why, when.

@@ -18,13 +18,13 @@ describe('a push of a single-container image (Dockerrun v1)', () => {
   it('deploys the pushed digest to dev and leaves the environment Green on the new version', async () => {
     const run = await pipeline.deploy('hello-api', 'v0.1.0');
     expect(run.description.status).toBe('SUCCEEDED');
-    const label = run.output.bundle.versionLabel as string;
+    const label = run.output.stages[0].release.versionLabel as string;
     expect(label).toMatch(/^v0\.1\.0-[0-9a-f]{12}$/);
 
     const { Environments } = await pipeline.eb.send(new DescribeEnvironmentsCommand({ EnvironmentNames: ['hello-api-dev'] }));
     expect(Environments?.[0]).toMatchObject({ VersionLabel: label, Status: 'Ready', Health: 'Green' });
 
-    const bundle = readBundle(await pipeline.object(run.output.bundle.bucket, run.output.bundle.key));
+    const bundle = readBundle(await pipeline.object(run.output.stages[0].release.bucket, run.output.stages[0].release.key));
     const dockerrun = JSON.parse(text(bundle['Dockerrun.aws.json']));
     expect(dockerrun.Image.Name).toBe(`${pipeline.stack.aws.ecr.repositoryUri('hello-api')}@${run.digest}`);
     expect(Object.keys(bundle)).toContain('.ebextensions/01-env.config');
@@ -37,7 +37,7 @@ describe('a push of a single-container image (Dockerrun v1)', () => {
     for (const type of ['ExecutionStarted', 'TaskStateEntered', 'LambdaFunctionScheduled', 'LambdaFunctionSucceeded', 'WaitStateEntered', 'ChoiceStateEntered', 'MapStateEntered', 'ExecutionSucceeded']) {
       expect(types).toContain(type);
     }
-    expect(statesEntered(run!.history)).toEqual(expect.arrayContaining(['Resolve Plan', 'Render Bundle', 'Create Version', 'Deploy', 'Check Health', 'Stage Deployed', 'Record Success']));
+    expect(statesEntered(run!.history)).toEqual(expect.arrayContaining(['Resolve Plan', 'Prepare Release', 'Create Version', 'Deploy', 'Check Health', 'Stage Deployed', 'Record Success']));
   });
 
   it('writes an audit record that names image, digest, version and environment', async () => {
@@ -47,7 +47,7 @@ describe('a push of a single-container image (Dockerrun v1)', () => {
       outcome: 'succeeded',
       application: 'hello-api',
       image: { repository: 'hello-api', tag: 'v0.1.0' },
-      versionLabel: run!.output.bundle.versionLabel,
+      versionLabel: run!.output.stages[0].release.versionLabel,
       stages: [{ environment: 'hello-api-dev', outcome: 'deployed' }],
     });
   });
@@ -57,7 +57,7 @@ describe('a push of a single-container image (Dockerrun v1)', () => {
     expect(run.description.status).toBe('SUCCEEDED');
     expect(run.output.stages.map((s: { environment: string }) => s.environment)).toEqual(['hello-api-dev', 'hello-api-staging']);
     const staging = pipeline.stack.aws.eb.environment('hello-api-staging');
-    expect(staging?.VersionLabel).toBe(run.output.bundle.versionLabel);
+    expect(staging?.VersionLabel).toBe(run.output.stages[0].release.versionLabel);
   });
 });
 
@@ -65,7 +65,7 @@ describe('Dockerrun v3 with docker-compose.yml', () => {
   it('pins the compose service image to the pushed digest and ships the compose file', async () => {
     const run = await pipeline.deploy('reports', 'v2.0.0');
     expect(run.description.status).toBe('SUCCEEDED');
-    const bundle = readBundle(await pipeline.object(run.output.bundle.bucket, run.output.bundle.key));
+    const bundle = readBundle(await pipeline.object(run.output.stages[0].release.bucket, run.output.stages[0].release.key));
     expect(JSON.parse(text(bundle['Dockerrun.aws.json'])).AWSEBDockerrunVersion).toBe('3');
     expect(text(bundle['docker-compose.yml'])).toContain(`${pipeline.stack.aws.ecr.repositoryUri('reports')}@${run.digest}`);
   });
@@ -105,7 +105,7 @@ describe('a throttling AWS', () => {
     try {
       const run = await pipeline.deploy('hello-api', 'v0.6.0');
       expect(run.description.status).toBe('SUCCEEDED');
-      expect(pipeline.stack.aws.eb.environment('hello-api-dev')?.VersionLabel).toBe(run.output.bundle.versionLabel);
+      expect(pipeline.stack.aws.eb.environment('hello-api-dev')?.VersionLabel).toBe(run.output.stages[0].release.versionLabel);
     } finally {
       pipeline.stack.aws.faults.throttleRate = 0;
     }

@@ -25,7 +25,7 @@ describe('a multi-container application (Dockerrun v2)', () => {
     for (const repository of ['shop-client', 'shop-worker', 'shop-nginx']) seeded[repository] = await pipeline.push(repository, 'v1.0.0');
     const run = await pipeline.deploy('shop-server', 'v1.0.0');
     expect(run.description.status).toBe('SUCCEEDED');
-    const images = await containerImages(run.output.bundle);
+    const images = await containerImages(run.output.stages[0].release);
     expect(images).toEqual({
       client: `${uri('shop-client')}@${seeded['shop-client']}`,
       server: `${uri('shop-server')}@${run.digest}`,
@@ -39,7 +39,7 @@ describe('a multi-container application (Dockerrun v2)', () => {
     const undeployedClient = await pipeline.push('shop-client', 'v1.1.0'); // newer in ECR, never deployed
     const run = await pipeline.deploy('shop-worker', 'v1.1.0');
     expect(run.description.status).toBe('SUCCEEDED');
-    const images = await containerImages(run.output.bundle);
+    const images = await containerImages(run.output.stages[0].release);
     expect(images.worker).toBe(`${uri('shop-worker')}@${run.digest}`);
     expect(images.client).toBe(`${uri('shop-client')}@${seeded['shop-client']}`);
     expect(images.client).not.toContain(undeployedClient);
@@ -60,6 +60,6 @@ describe('two pushes racing for one environment', () => {
     expect(older!.description.name).toContain(olderDigest.slice(7, 23));
     expect(older!.description.status).toBe('SUCCEEDED');
     expect(statesEntered(older!.history)).toContain('Superseded');
-    expect(pipeline.stack.aws.eb.environment('hello-api-dev')?.VersionLabel).toBe(newer.output.bundle.versionLabel);
+    expect(pipeline.stack.aws.eb.environment('hello-api-dev')?.VersionLabel).toBe(newer.output.stages[0].release.versionLabel);
   });
 });

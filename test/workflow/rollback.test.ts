@@ -14,7 +14,7 @@ describe('a deployment whose health goes Red', () => {
   it('rolls back to the previous version and fails with the EB events that explain it', async () => {
     const good = await pipeline.deploy('hello-api', 'v0.1.0');
     expect(good.description.status).toBe('SUCCEEDED');
-    const goodLabel = good.output.bundle.versionLabel as string;
+    const goodLabel = good.output.stages[0].release.versionLabel as string;
 
     pipeline.stack.aws.faults.failingImages = [digestOfSample('hello-api:v0.2.0')];
     const bad = await pipeline.deploy('hello-api', 'v0.2.0');
@@ -57,9 +57,9 @@ describe('a deployment that never becomes healthy in time', () => {
     pipeline.stack.aws.faults.ebUpdateSeconds = 0.3;
 
     expect(slow.description.status).toBe('FAILED');
-    expect(slow.description.error).toBe('DeploymentFailedError');
+    expect(slow.description.error, slow.description.cause).toBe('DeploymentFailedError');
     expect(slow.description.cause).toContain("did not become healthy by");
     const env = pipeline.stack.aws.eb.environment('webhooks-dev');
-    expect(env).toMatchObject({ VersionLabel: good.output.bundle.versionLabel, Status: 'Ready', Health: 'Green' });
+    expect(env).toMatchObject({ VersionLabel: good.output.stages[0].release.versionLabel, Status: 'Ready', Health: 'Green' });
   });
 });

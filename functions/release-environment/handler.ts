@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { PlannedStage } from '../../shared/contracts.ts';
+import { abandonEnvironments, releaseEnvironment } from '../../shared/environments/lease.ts';
+import { clients } from '../../shared/runtime/clients.ts';
+import { taskHandler } from '../../shared/runtime/handler.ts';
+import { readSettings } from '../../shared/runtime/settings.ts';
+
+const settings = readSettings(['bundleBucket']);
+
+const Stage = { application: z.string(), environment: z.string(), execution: z.string() };
+const ReleaseInput = z.discriminatedUnion('outcome', [
+  z.object({ ...Stage, outcome: z.literal('deployed'), release: z.object({ versionLabel: z.string(), bundleSha256: z.string(), images: z.record(z.string(), z.string()) }) }),
+  z.object({ ...Stage, outcome: z.literal('already-deployed') }),
+  z.object({ ...Stage, outcome: z.literal('rolled-back'), failedImage: z.object({ repository: z.string(), digest: z.string() }) }),
+  z.object({ application: z.string(), execution: z.string(), outcome: z.literal('abandoned'), stages: z.array(PlannedStage) }),
+]);
+
+/** Release Environment: give the lease back with what the environment runs now; on a failed execution, let go of all it held. */
+export const handler = taskHandler(ReleaseInput, async (input): Promise<object> => {
+  const s3 = clients.s3();
+  if (input.outcome === 'abandoned') {
+    const environments = input.stages.map((stage) => stage.environment);
+    return abandonEnvironments({ s3 }, { bucket: settings.bundleBucket, application: input.application, environments, execution: input.execution }).then((result) => ({
+      ...result,
+      anyUnverified: result.unverified.length > 0,
+    }));
+  }
+  return releaseEnvironment({ s3 }, { ...input, bucket: settings.bundleBucket });
+});

@@ -1,0 +1,164 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { SupersededError } from '../errors.ts';
+import { type Claim, type DeployedRelease, type EnvironmentLedger, type PendingUpdate, changeLedger } from './ledger.ts';
+
+/** The push an execution deploys, as the ledger compares it. */
+export interface PushedImage {
+  repository: string;
+  digest: string;
+  tag: string;
+  pushedAt: string;
+}
+
+/** Where a ledger lives and whose it is. */
+export interface LedgerTarget {
+  bucket: string;
+  application: string;
+  environment: string;
+}
+
+/** The answer of Acquire Environment: ours now, or held by another execution that is still within its lease. */
+export interface Acquisition {
+  status: 'acquired' | 'waiting';
+  environment: string;
+  holder: string;
+  expiresAt: string;
+}
+
+/** Whether push a is newer than push b: ECR push time, and the digest as a tie-break so every reader agrees. */
+export function isNewerPush(a: { pushedAt: string; digest: string }, b: { pushedAt: string; digest: string }): boolean {
+  const difference = Date.parse(a.pushedAt) - Date.parse(b.pushedAt);
+  return difference > 0 || (difference === 0 && a.digest > b.digest);
+}
+
+/** The newer push of the same repository that this one lost to, if any (the same digest under another tag never loses). */
+export function newerClaim(ledger: EnvironmentLedger, image: PushedImage): Claim | undefined {
+  const claim = ledger.claims[image.repository];
+  return claim && claim.digest !== image.digest && isNewerPush(claim, image) ? claim : undefined;
+}
+
+function superseded(target: LedgerTarget, image: PushedImage, claim: Claim): SupersededError {
+  return new SupersededError(
+    `a newer push of ${image.repository} (${claim.tag}, ${claim.digest.slice(0, 19)}…, pushed ${claim.pushedAt}) is deploying or deployed to ${target.environment}; ${image.tag} (pushed ${image.pushedAt}) would go backwards, so it stops here`,
+    { application: target.application, environment: target.environment, tag: image.tag, digest: image.digest, pushedAt: image.pushedAt, newer: claim },
+  );
+}
+
+function isLive(lease: EnvironmentLedger['lease'], now: Date): boolean {
+  return lease !== null && Date.parse(lease.expiresAt) > now.getTime();
+}
+
+/**
+ * Claims the environment for a push and takes its lease when free. A push older than the newest
+ * claim of its repository is superseded; a newer one records its claim even while it waits, so
+ * every older execution still on its way learns it has lost.
+ */
+export async function acquireEnvironment(
+  { s3 }: { s3: S3Client },
+  input: LedgerTarget & { image: PushedImage; execution: string; leaseSeconds: number; now?: Date },
+): Promise<Acquisition> {
+  const now = input.now ?? new Date();
+  const { image, execution } = input;
+  return changeLedger(s3, input, (ledger) => {
+    const newer = newerClaim(ledger, image);
+    if (newer) throw superseded(input, image, newer);
+    const current = ledger.claims[image.repository];
+    let changed = false;
+    if (!current || (current.digest !== image.digest && isNewerPush(image, current))) {
+      ledger.claims[image.repository] = { ...image, execution };
+      changed = true;
+    }
+    const lease = ledger.lease;
+    if (lease && (lease.holder === execution || isLive(lease, now))) {
+      const status = lease.holder === execution ? 'acquired' : 'waiting';
+      return { next: changed ? ledger : null, result: { status, environment: input.environment, holder: lease.holder, expiresAt: lease.expiresAt } };
+    }
+    const expiresAt = new Date(now.getTime() + input.leaseSeconds * 1000).toISOString();
+    ledger.lease = { holder: execution, acquiredAt: now.toISOString(), expiresAt, update: null };
+    return { next: ledger, result: { status: 'acquired', environment: input.environment, holder: execution, expiresAt } };
+  });
+}
+
+/** What Deploy may do next, decided on the ledger in the same write that records its intent. */
+export type UpdatePermission =
+  | { kind: 'update' }
+  | { kind: 'resume'; update: PendingUpdate }
+  | { kind: 'lost'; holder: string | null };
+
+/**
+ * Records, before UpdateEnvironment, that the holder is about to call it (and extends the lease to
+ * cover the health wait); a retried step finds the record and resumes instead of updating twice.
+ * A newer push of the same repository that arrived meanwhile supersedes us here, before anything changed.
+ */
+export async function recordPendingUpdate(
+  { s3 }: { s3: S3Client },
+  input: LedgerTarget & { execution: string; image?: PushedImage; update: PendingUpdate; leaseSeconds: number; now?: Date },
+): Promise<UpdatePermission> {
+  const now = input.now ?? new Date();
+  return changeLedger<UpdatePermission>(s3, input, (ledger) => {
+    const lease = ledger.lease;
+    if (!lease || lease.holder !== input.execution) return { next: null, result: { kind: 'lost', holder: lease?.holder ?? null } };
+    if (lease.update && lease.update.kind === input.update.kind && lease.update.versionLabel === input.update.versionLabel) {
+      return { next: null, result: { kind: 'resume', update: lease.update } };
+    }
+    const newer = input.image ? newerClaim(ledger, input.image) : undefined;
+    if (newer && input.image) {
+      ledger.lease = null;
+      return { next: ledger, result: { kind: 'lost', holder: newer.execution } };
+    }
+    lease.update = input.update;
+    lease.expiresAt = new Date(now.getTime() + input.leaseSeconds * 1000).toISOString();
+    return { next: ledger, result: { kind: 'update' } };
+  });
+}
+
+/** Whether this execution still holds the environment (read only). */
+export async function holdsLease({ s3 }: { s3: S3Client }, input: LedgerTarget & { execution: string }): Promise<boolean> {
+  return changeLedger(s3, input, (ledger) => ({ next: null, result: ledger.lease?.holder === input.execution }));
+}
+
+/** How a holder leaves an environment. */
+export type ReleaseOutcome =
+  | { outcome: 'deployed'; release: Omit<DeployedRelease, 'execution' | 'at'> }
+  | { outcome: 'already-deployed' }
+  | { outcome: 'rolled-back'; failedImage: { repository: string; digest: string } };
+
+/**
+ * Gives the lease back and writes what the environment runs now: our release when it was healthy;
+ * after a rollback, the image that failed, so no later release pulls it in again.
+ */
+export async function releaseEnvironment(
+  { s3 }: { s3: S3Client },
+  input: LedgerTarget & { execution: string; now?: Date } & ReleaseOutcome,
+): Promise<{ released: boolean; environment: string }> {
+  const at = (input.now ?? new Date()).toISOString();
+  return changeLedger<{ released: boolean; environment: string }>(s3, input, (ledger) => {
+    if (ledger.lease?.holder !== input.execution) return { next: null, result: { released: false, environment: input.environment } };
+    ledger.lease = null;
+    if (input.outcome === 'deployed') ledger.deployed = { ...input.release, execution: input.execution, at };
+    if (input.outcome === 'rolled-back') ledger.failed.push({ ...input.failedImage, execution: input.execution, at });
+    return { next: ledger, result: { released: true, environment: input.environment } };
+  });
+}
+
+/**
+ * Lets go of every environment this execution still holds (it is ending on a failure): returns the
+ * ones where it had started an update nobody verified, which makes the outcome "unverified".
+ */
+export async function abandonEnvironments(
+  { s3 }: { s3: S3Client },
+  input: { bucket: string; application: string; environments: string[]; execution: string },
+): Promise<{ released: string[]; unverified: Array<{ environment: string; update: PendingUpdate }> }> {
+  const released: string[] = [];
+  const unverified: Array<{ environment: string; update: PendingUpdate }> = [];
+  for (const environment of input.environments) {
+    await changeLedger(s3, { ...input, environment }, (ledger) => {
+      if (ledger.lease?.holder !== input.execution) return { next: null, result: undefined };
+      if (ledger.lease.update) unverified.push({ environment, update: ledger.lease.update });
+      released.push(environment);
+      ledger.lease = null;
+      return { next: ledger, result: undefined };
+    });
+  }
+  return { released, unverified };
+}
