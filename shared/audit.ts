@@ -126,9 +126,9 @@ export async function recordAudit(
       Metadata: { outcome: record.outcome, application: record.application ?? '', 'deployment-id': record.deploymentId },
     }),
   );
-  const unverified = record.outcome === 'unverified' && error(input) !== 'DeploymentUnverifiedError';
-  const cause = unverified
-    ? `An update was made and could not be verified (${error(input) ?? 'unknown error'}: ${record.cause ?? 'no cause'}); the environment needs a person to look at it now.`
-    : (record.cause ?? `deployment ${record.outcome}`);
+  const cause =
+    record.outcome === 'unverified'
+      ? `An update was made and could not be verified (${error(input) ?? 'unknown error'}: ${record.cause ?? 'no cause'}); the environment needs a person to look at it now.`
+      : (record.cause ?? `deployment ${record.outcome}`);
   return { key, outcome: record.outcome, error: record.error ?? 'None', cause };
 }

@@ -64,7 +64,8 @@ export class LocalS3 {
       const conditional = isObjectWrite(method, url.searchParams);
       work = this.locks.run(`${address.bucket}/${address.key}`, () => (conditional ? this.conditional(address, method, headers, res, forward) : forward()));
     } else if (address && isObjectRead(method, url.searchParams)) {
-      work = this.conditional(address, method, headers, res, forward);
+      // s3rver writes a file in place: a read under the same lock never sees half an object (S3 reads are atomic).
+      work = this.locks.run(`${address.bucket}/${address.key}`, () => this.conditional(address, method, headers, res, forward));
     } else {
       work = forward();
     }
