@@ -529,7 +529,8 @@ export class LocalElasticBeanstalk {
       EnvironmentName: env.name,
       EnvironmentId: env.id,
       ApplicationName: env.application,
-      ...(env.versionLabel ? { VersionLabel: env.versionLabel } : {}),
+      // As in AWS, an update names the version it deploys while it runs; an abort goes back to the running one.
+      ...((op?.kind === 'update' && op.versionLabel) || env.versionLabel ? { VersionLabel: (op?.kind === 'update' && op.versionLabel) || env.versionLabel } : {}),
       ...(env.solutionStackName ? { SolutionStackName: env.solutionStackName } : {}),
       PlatformArn: env.platformArn,
       ...(live ? { EndpointURL: `awseb-${env.id}-AWSEBLoa-${env.id.slice(2, 12).toUpperCase()}-1234567890.${this.region}.elb.amazonaws.com` } : {}),
@@ -570,6 +571,7 @@ export class LocalElasticBeanstalk {
     };
   }
 
+  /** Answers Throttling at faults.throttleRate; called first in an operation, so a throttled write changes nothing. */
   private throttle(): void {
     if (this.faults.throttleRate > 0 && Math.random() < this.faults.throttleRate) throw new AwsServiceError('Throttling', 'Rate exceeded');
   }
@@ -600,6 +602,7 @@ export class LocalElasticBeanstalk {
         return { Applications: applications.map((a) => this.describeApplication(a)) };
       },
       CreateApplicationVersion: async (input: Input) => {
+        this.throttle();
         const applicationName = required(input, 'ApplicationName');
         const label = required(input, 'VersionLabel');
         const bundle = (input.SourceBundle ?? {}) as Input;
@@ -616,6 +619,7 @@ export class LocalElasticBeanstalk {
         return { ApplicationVersion: this.describeVersion(version) };
       },
       DescribeApplicationVersions: (input: Input) => {
+        this.throttle();
         const applicationName = text(input, 'ApplicationName');
         const labels = list(input, 'VersionLabels');
         const versions = [...this.applications.values()]
@@ -627,6 +631,7 @@ export class LocalElasticBeanstalk {
         return { ApplicationVersions: page.map((v) => this.describeVersion(v)), ...(NextToken ? { NextToken } : {}) };
       },
       DeleteApplicationVersion: (input: Input) => {
+        this.throttle();
         const applicationName = required(input, 'ApplicationName');
         const label = required(input, 'VersionLabel');
         this.application(applicationName);
@@ -682,6 +687,7 @@ export class LocalElasticBeanstalk {
         return { Environments: page.map((e) => this.describe(e)), ...(NextToken ? { NextToken } : {}) };
       },
       UpdateEnvironment: async (input: Input, request: LocalRequest) => {
+        this.throttle();
         const env = this.find(input);
         const applicationName = text(input, 'ApplicationName');
         if (applicationName !== undefined && applicationName !== env.application) {
@@ -720,6 +726,7 @@ export class LocalElasticBeanstalk {
         return this.describe(env);
       },
       AbortEnvironmentUpdate: (input: Input, request: LocalRequest) => {
+        this.throttle();
         const env = this.find(input);
         const operation = env.operation;
         if (!operation || (operation.kind !== 'update' && operation.kind !== 'busy')) {

@@ -45,10 +45,12 @@ async function newestEligibleImage(ecr: ECRClient, repository: string, stage: St
 }
 
 /**
- * The images of the other containers of a multi-image release for one environment, newest eligible
- * first: the newest push claimed for the environment (unless it failed there), else what greenlight
- * last deployed, else what runs, else the newest image in ECR whose tag the stage accepts. A first
- * release with a container that has none of these fails once, naming every missing repository.
+ * The images of the other containers of a multi-image release for one environment: what greenlight
+ * last verified healthy there, else what runs; for a first release, the newest push claimed there
+ * (unless it failed), else the newest image in ECR whose tag the stage accepts. Verified images, not
+ * pending claims, so a release fails only for its own image; a sibling's newer push deploys in its own
+ * execution right after (it waits for the lease), and the environment converges. A first release with
+ * a container that has none of these fails once, naming every missing repository.
  */
 export async function siblingImages(
   clients: { ecr: ECRClient; s3: S3Client; eb: ElasticBeanstalkClient },
@@ -64,11 +66,6 @@ export async function siblingImages(
   const missing: string[] = [];
   for (const repository of others) {
     const uri = uris[repository] as string;
-    const claim = ledger.claims[repository];
-    if (claim && !failed.has(`${repository}@${claim.digest}`)) {
-      result[repository] = `${uri}@${claim.digest}`;
-      continue;
-    }
     const deployed = ledger.deployed?.images[repository];
     if (deployed) {
       result[repository] = deployed;
@@ -78,6 +75,11 @@ export async function siblingImages(
     const current = running.find((reference) => referenceName(reference) === uri && isDigestPinned(reference));
     if (current) {
       result[repository] = current;
+      continue;
+    }
+    const claim = ledger.claims[repository];
+    if (claim && !failed.has(`${repository}@${claim.digest}`)) {
+      result[repository] = `${uri}@${claim.digest}`;
       continue;
     }
     const newest = await newestEligibleImage(clients.ecr, repository, input.stage);
