@@ -22,7 +22,21 @@ const defaults = Object.freeze({
   auditRetention: { mode: 'GOVERNANCE', years: 7 },
   /** CloudWatch Logs retention of the Lambdas and the state machine. */
   logRetentionDays: 90,
+  /** The reconciler's period and how far back it looks (ECR events are best effort). */
+  reconciler: { every: '5m', window: '1h' },
 });
+
+/** `5m`, `1h`, `2d` → seconds (the duration syntax of shared/config/schema.ts), else undefined. */
+function durationSeconds(text) {
+  const match = /^(\d+)(s|m|h|d)$/.exec(String(text));
+  return match ? Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[match[2]] : undefined;
+}
+
+/** A period in seconds as a schedule expression: the largest unit it is a whole number of (`rate(1 hour)`). */
+function rateExpression(seconds) {
+  const [amount, unit] = seconds % 86400 === 0 ? [seconds / 86400, 'day'] : seconds % 3600 === 0 ? [seconds / 3600, 'hour'] : [seconds / 60, 'minute'];
+  return `rate(${amount} ${unit}${amount === 1 ? '' : 's'})`;
+}
 
 const logRetentionValues = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
@@ -48,6 +62,7 @@ function readInstallSettings(path, install) {
     ...defaults,
     ...install,
     auditRetention: { ...defaults.auditRetention, ...(install.auditRetention ?? {}) },
+    reconciler: { ...defaults.reconciler, ...(install.reconciler ?? {}) },
   };
   if (typeof settings.cloudTrailRule !== 'boolean') problems.push('install.cloudTrailRule must be true or false');
   if (!Number.isInteger(settings.maxVersions) || settings.maxVersions < 2 || settings.maxVersions > 1000) {
@@ -58,8 +73,15 @@ function readInstallSettings(path, install) {
     problems.push('install.auditRetention.years must be a whole number from 1 to 100');
   }
   if (!logRetentionValues.includes(settings.logRetentionDays)) problems.push(`install.logRetentionDays must be one of ${logRetentionValues.join(', ')}`);
+  // The same rules as the Reconciler schema in shared/config/schema.ts, which the Lambda applies.
+  for (const key of Object.keys(settings.reconciler)) if (!['every', 'window'].includes(key)) problems.push(`install.reconciler.${key} is not a setting (known: every, window)`);
+  const every = durationSeconds(settings.reconciler.every);
+  const window = durationSeconds(settings.reconciler.window);
+  if (every === undefined || every < 60 || every % 60 !== 0) problems.push('install.reconciler.every must be whole minutes, at least 1m (EventBridge Scheduler rates count minutes), e.g. 5m or 1h');
+  if (window === undefined || window > 30 * 86400) problems.push('install.reconciler.window must be a duration of at most 30d, e.g. 1h');
+  else if (every !== undefined && window < 2 * every) problems.push('install.reconciler.window must be at least twice install.reconciler.every, so a failed run is covered by the next');
   if (problems.length > 0) throw new Error(`${path}:\n  - ${problems.join('\n  - ')}`);
-  return settings;
+  return { ...settings, reconcileRate: rateExpression(every) };
 }
 
 /** arn:<partition>:<service>:<region>:<account>:<resource>, resolved by CloudFormation at deploy time. */

@@ -15,6 +15,14 @@ export interface ManifestFunction {
   readonly eventPatterns: Array<Record<string, unknown>>;
   /** A function URL (`url: { authorizer: aws_iam }` in serverless.yml): its auth type. */
   readonly url?: 'aws_iam' | 'none';
+  /** Its enabled `schedule` events with a rate expression (EventBridge rule or Scheduler form). */
+  readonly schedules: ManifestSchedule[];
+}
+
+/** A `schedule` event: the expression as written and its period. */
+export interface ManifestSchedule {
+  readonly expression: string;
+  readonly periodSeconds: number;
 }
 
 export interface ServerlessManifest {
@@ -64,6 +72,7 @@ export function readServerlessManifest(projectRoot: string, options: ManifestOpt
     // A rule declared `enabled: false` exists in AWS but delivers nothing; locally it is left out.
     eventPatterns: (fn.events ?? []).filter((e: any) => e.eventBridge?.pattern && e.eventBridge.enabled !== false && e.eventBridge.enabled !== 'false').map((e: any) => e.eventBridge.pattern),
     ...(fn.url ? { url: fn.url === true || fn.url.authorizer !== 'aws_iam' ? ('none' as const) : ('aws_iam' as const) } : {}),
+    schedules: (fn.events ?? []).flatMap((e: any) => schedulesOf(e.schedule)),
   }));
   const stateMachines = Object.entries((doc.stepFunctions?.stateMachines ?? {}) as Record<string, any>).map(([key, sm]) => ({
     key,
@@ -72,6 +81,26 @@ export function readServerlessManifest(projectRoot: string, options: ManifestOpt
     definition: intrinsics(sm.definition) as Record<string, unknown>,
   }));
   return { service, functions, stateMachines };
+}
+
+const rateExpression = /^rate\((\d+) (minute|hour|day)s?\)$/;
+
+/**
+ * The rate schedules of one `schedule` event: `rate(5 minutes)`, or `{ rate: [...], enabled, method }`.
+ * Cron expressions are left out: nothing greenlight declares uses one, and a local clock for them is
+ * more than the local endpoint needs.
+ */
+function schedulesOf(schedule: unknown): ManifestSchedule[] {
+  if (schedule === undefined || schedule === null) return [];
+  const spec = typeof schedule === 'string' ? { rate: [schedule] } : (schedule as { rate?: unknown; enabled?: unknown });
+  if (spec.enabled === false || spec.enabled === 'false') return [];
+  const expressions = (Array.isArray(spec.rate) ? spec.rate : [spec.rate]).map(String);
+  return expressions.flatMap((expression) => {
+    const match = rateExpression.exec(expression.trim());
+    if (!match) return [];
+    const unitSeconds = { minute: 60, hour: 3600, day: 86400 }[match[2] as 'minute' | 'hour' | 'day'];
+    return [{ expression, periodSeconds: Number(match[1]) * unitSeconds }];
+  });
 }
 
 function resolveIntrinsics(value: unknown, refs: Record<string, string>, arnOf: ArnOf): unknown {

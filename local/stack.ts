@@ -4,7 +4,7 @@ import { loadConfig } from '../shared/config/load.ts';
 import type { GreenlightConfig } from '../shared/config/schema.ts';
 import type { Faults } from './faults.ts';
 import { type LocalAws, startLocalAws } from './server.ts';
-import { type ServerlessManifest, readServerlessManifest } from './serverless-manifest.ts';
+import { type ManifestFunction, type ServerlessManifest, readServerlessManifest } from './serverless-manifest.ts';
 
 /** The project folder: serverless.yml, functions/, statemachine/. */
 export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -16,6 +16,12 @@ export interface GreenlightLocalOptions {
   readonly faults?: Partial<Faults>;
   /** Powertools log level for the handlers (SILENT keeps the terminal for the progress view). */
   readonly lambdaLogLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+  /**
+   * Run the `schedule` events of serverless.yml (the reconciler) on their period times `waitScale`.
+   * Off unless asked: tests and the demo seed images "pushed before greenlight" by dropping their
+   * events, which a running reconciler would deploy; they invoke it on demand instead.
+   */
+  readonly schedules?: boolean;
 }
 
 /** The local pipeline: the endpoint, plus what `serverless deploy` would have created in AWS. */
@@ -103,6 +109,7 @@ export async function startGreenlightLocal(options: GreenlightLocalOptions = {})
       for (const repository of app.images) aws.ecr.createRepository(repository);
     }
 
+    const schedules = options.schedules ? runSchedules(aws, manifest.functions) : undefined;
     const urlFunction = manifest.functions.find((fn) => fn.url);
     return {
       aws,
@@ -116,10 +123,47 @@ export async function startGreenlightLocal(options: GreenlightLocalOptions = {})
       auditBucket,
       topicArn,
       manifest,
-      close: () => aws.close(),
+      close: async () => {
+        await schedules?.stop();
+        await aws.close();
+      },
     };
   } catch (error) {
     await aws.close();
     throw error;
   }
+}
+
+/**
+ * Invokes each scheduled function on its period, as EventBridge Scheduler would, scaled by
+ * `faults.waitScale` (read before every wait, so a test can change it). The next wait starts when a
+ * run ends, so runs never pile up on a slow machine; timers do not keep the process alive.
+ */
+function runSchedules(aws: LocalAws, functions: ManifestFunction[]): { stop(): Promise<void> } {
+  const timers = new Set<NodeJS.Timeout>();
+  const running = new Set<Promise<unknown>>();
+  let stopped = false;
+  const every = (fn: ManifestFunction, periodSeconds: number) => {
+    if (stopped) return;
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      const event = aws.bus.envelope('aws.scheduler', 'Scheduled Event', {}, [`arn:aws:scheduler:${aws.region}:${aws.accountId}:schedule/default/${fn.name}`]);
+      // A failed run is what the next one is for (as in AWS, where the function is not retried).
+      const run = aws.lambda.invoke(fn.name, event).finally(() => {
+        running.delete(run);
+        every(fn, periodSeconds);
+      });
+      running.add(run);
+    }, periodSeconds * 1000 * aws.faults.waitScale);
+    timer.unref();
+    timers.add(timer);
+  };
+  for (const fn of functions) for (const { periodSeconds } of fn.schedules) every(fn, periodSeconds);
+  return {
+    async stop() {
+      stopped = true;
+      for (const timer of timers) clearTimeout(timer);
+      await Promise.allSettled(running);
+    },
+  };
 }

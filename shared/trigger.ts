@@ -52,6 +52,33 @@ export type TriggerOutcome =
   | { started: true; executionArn: string; executionName: string; application: string }
   | { started: false; reason: string; executionName?: string };
 
+/** The image one execution deploys: all the execution input holds. */
+export type PushedImage = Pick<ImagePush, 'repository' | 'tag' | 'digest'>;
+
+/** A push's execution: started now, or already there (ExecutionAlreadyExists). */
+export type PushExecution = { started: true; executionName: string; executionArn: string } | { started: false; executionName: string };
+
+/**
+ * Starts the execution of one push under its deterministic name. Every path that starts one (the
+ * ECR event, CloudTrail's PutImage, the reconciler) goes through here, so the input is byte-identical
+ * and Step Functions itself answers a second start of the same push.
+ */
+export async function startPushExecution(
+  { sfn }: { sfn: SFNClient },
+  { stateMachineArn, application, image }: { stateMachineArn: string; application: string; image: PushedImage },
+): Promise<PushExecution> {
+  const name = executionName(application, image);
+  // Only what every source of this push knows goes in (who pushed is recorded on the side).
+  const input = JSON.stringify({ image: { repository: image.repository, tag: image.tag, digest: image.digest } });
+  try {
+    const started = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input }));
+    return { started: true, executionName: name, executionArn: started.executionArn! };
+  } catch (error) {
+    if (error instanceof ExecutionAlreadyExists) return { started: false, executionName: name };
+    throw error;
+  }
+}
+
 /**
  * Starts the deployment of one push. The execution name is derived from app, tag and digest, so a
  * repeated delivery of the same event is answered by Step Functions itself, never deployed twice.
@@ -62,15 +89,7 @@ export async function startDeployment(
 ): Promise<TriggerOutcome> {
   const application = applicationOf(config, push.repository);
   if (!application) return { started: false, reason: `repository ${push.repository} is not part of any configured application` };
-  const name = executionName(application, push);
-  // Only what every event of this push says goes in: whichever of the ECR and CloudTrail events
-  // arrives first, and however often, the input is byte-identical, so Step Functions deduplicates.
-  const input = JSON.stringify({ image: { repository: push.repository, tag: push.tag, digest: push.digest } });
-  try {
-    const started = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input }));
-    return { started: true, executionArn: started.executionArn!, executionName: name, application };
-  } catch (error) {
-    if (error instanceof ExecutionAlreadyExists) return { started: false, reason: 'this push already has a deployment (repeated event)', executionName: name };
-    throw error;
-  }
+  const execution = await startPushExecution({ sfn }, { stateMachineArn, application, image: push });
+  if (!execution.started) return { started: false, reason: 'this push already has a deployment (repeated event)', executionName: execution.executionName };
+  return { ...execution, application };
 }

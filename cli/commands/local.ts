@@ -14,6 +14,7 @@ export async function localCommand(options: { port: string; config: string; fast
     port,
     faults: options.fast ? testFaults : demoFaults,
     lambdaLogLevel: options.lambdaLogs ? 'INFO' : 'SILENT',
+    schedules: true,
   });
   const { endpoint } = stack;
   stack.aws.bus.addRule({
@@ -40,6 +41,12 @@ export async function localCommand(options: { port: string; config: string; fast
     console.log(dim(`  identities    ${stack.aws.identities.map((i) => `${i.accessKeyId}/${i.secretAccessKey} (${i.arn.split(':').pop()})`).join(', ')}`));
   }
   console.log(`  bundles s3://${stack.bundleBucket}  audit s3://${stack.auditBucket}`);
+  for (const fn of stack.manifest.functions) {
+    for (const schedule of fn.schedules) {
+      const seconds = schedule.periodSeconds * stack.aws.faults.waitScale;
+      console.log(`  schedule      ${fn.name} ${schedule.expression} ${dim(`(here every ${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)} s; on demand: aws lambda invoke --function-name ${fn.name} out.json)`)}`);
+    }
+  }
   console.log(dim(`\nPush an image and watch it deploy:\n  greenlight sample-manifest > m.json\n  aws --endpoint-url ${endpoint} ecr put-image --repository-name hello-api --image-tag v0.1.0 --image-manifest file://m.json\n\nCtrl-C stops.`));
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

@@ -169,9 +169,12 @@ export class LocalEcr {
     return { repositoryArn: repository.arn, repositoryUri: repository.uri };
   }
 
-  /** Pushes a manifest as `docker push` would end (PutImage), emitting the push event; returns the digest. */
-  putImage(repository: string, manifest: string, tag?: string): { digest: string } {
-    const image = this.put(this.repository(repository), manifest, { ...(tag === undefined ? {} : { tag }) });
+  /**
+   * Pushes a manifest as `docker push` would end (PutImage), emitting the push event; returns the digest.
+   * `pushedAt` seeds an image pushed in the past (a test of what is older than the reconciler's window).
+   */
+  putImage(repository: string, manifest: string, tag?: string, options: { pushedAt?: Date } = {}): { digest: string } {
+    const image = this.put(this.repository(repository), manifest, { ...(tag === undefined ? {} : { tag }), ...options });
     return { digest: image.digest };
   }
 
@@ -210,7 +213,7 @@ export class LocalEcr {
     return image ? { image } : { failure: 'ImageNotFound' };
   }
 
-  private put(repository: Repository, manifest: string, options: { tag?: string; mediaType?: string; digest?: string }): EcrImage {
+  private put(repository: Repository, manifest: string, options: { tag?: string; mediaType?: string; digest?: string; pushedAt?: Date }): EcrImage {
     let parsed: Record<string, unknown>;
     try {
       const value: unknown = JSON.parse(manifest);
@@ -253,7 +256,7 @@ export class LocalEcr {
       mediaType,
       ...(typeof config?.mediaType === 'string' ? { artifactMediaType: config.mediaType } : {}),
       sizeInBytes: imageSize(parsed, manifest),
-      pushedAt: new Date(),
+      pushedAt: options.pushedAt ?? new Date(),
       tags: [],
     };
     if (tag !== undefined) image.tags.push(tag);

@@ -57,6 +57,24 @@ export const Application = z.strictObject({
   health: Health.prefault({}),
 });
 
+/** Step Functions keeps execution history 90 days; a window reaching further would redeploy old pushes. */
+const reconcilerWindowMax = 30 * 86400;
+
+/**
+ * The reconciler: every `every` it starts the pushes of the last `window` that no execution handled
+ * (ECR events are best effort). The window spans at least two periods, so one failed run loses nothing.
+ */
+export const Reconciler = z
+  .strictObject({
+    every: Duration.refine((seconds) => seconds >= 60 && seconds % 60 === 0, 'the reconciler period is whole minutes (EventBridge Scheduler rates count minutes), at least 1m')
+      .prefault('5m')
+      .describe('how often the reconciler runs (whole minutes: 5m, 1h)'),
+    window: Duration.refine((seconds) => seconds <= reconcilerWindowMax, 'the reconciler window is at most 30d (Step Functions forgets executions after 90 days)')
+      .prefault('1h')
+      .describe('how far back it looks for pushes; at least twice the period'),
+  })
+  .refine(({ every, window }) => window >= 2 * every, { path: ['window'], message: 'the reconciler window must be at least twice its period, so a failed run is covered by the next' });
+
 /** How greenlight is installed into AWS (read by deploy/greenlight-vars.cjs for serverless.yml). */
 export const Install = z.strictObject({
   cloudTrailRule: z.boolean().optional().describe('also start deployments from CloudTrail PutImage, which says who pushed (needs a trail)'),
@@ -66,6 +84,7 @@ export const Install = z.strictObject({
     .optional()
     .describe('Object Lock of the audit records'),
   logRetentionDays: z.number().int().positive().optional().describe('CloudWatch Logs retention'),
+  reconciler: Reconciler.optional().describe('the scheduled sweep that starts pushes whose ECR event was lost (default every 5m, window 1h)'),
 });
 
 export const GreenlightConfig = z
@@ -105,3 +124,10 @@ export type GreenlightConfig = z.output<typeof GreenlightConfig>;
 export type ApplicationConfig = z.output<typeof Application>;
 export type StageConfig = z.output<typeof Stage>;
 export type HealthConfig = z.output<typeof Health>;
+/** Reconciler period and window, in seconds. */
+export type ReconcilerConfig = z.output<typeof Reconciler>;
+
+/** The reconciler settings of a configuration, defaults filled in when `install.reconciler` is absent. */
+export function reconcilerSettings(config: GreenlightConfig): ReconcilerConfig {
+  return config.install?.reconciler ?? Reconciler.parse({});
+}

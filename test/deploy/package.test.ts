@@ -197,6 +197,7 @@ const expectedActions: Record<string, string[]> = {
   checkHealth: ['elasticbeanstalk:DescribeEnvironmentHealth', 'elasticbeanstalk:DescribeEnvironments', 'elasticbeanstalk:DescribeEvents'],
   rollBack: ['elasticbeanstalk:DescribeEnvironments', 'elasticbeanstalk:UpdateEnvironment', ...beanstalkAsCaller],
   recordAudit: ['s3:PutObject'],
+  reconcile: ['ecr:DescribeImages', 'states:DescribeExecution', 'states:StartExecution'],
 };
 
 /** `{ Fn::Join: ['', [...]] }` with the pseudo parameters written out, for readable assertions. */
@@ -442,12 +443,14 @@ describe('serverless package', () => {
 
   it('keeps at most install.maxVersions application versions per configured application', () => {
     const schedules = (run: Packaged) =>
-      ofType(run.resources, 'AWS::Scheduler::Schedule').map(([, s]) => {
-        const input = JSON.parse(render(s.Properties.Target.Input));
-        expect(render(s.Properties.Target.Arn)).toBe('arn:<AWS::Partition>:scheduler:::aws-sdk:elasticbeanstalk:updateApplicationResourceLifecycle');
-        expect(s.Properties.Target.RoleArn).toEqual({ 'Fn::GetAtt': ['VersionLifecycleSchedulerRole', 'Arn'] });
-        return input;
-      });
+      ofType(run.resources, 'AWS::Scheduler::Schedule')
+        .filter(([id]) => id.startsWith('VersionLifecycle'))
+        .map(([, s]) => {
+            const input = JSON.parse(render(s.Properties.Target.Input));
+            expect(render(s.Properties.Target.Arn)).toBe('arn:<AWS::Partition>:scheduler:::aws-sdk:elasticbeanstalk:updateApplicationResourceLifecycle');
+            expect(s.Properties.Target.RoleArn).toEqual({ 'Fn::GetAtt': ['VersionLifecycleSchedulerRole', 'Arn'] });
+            return input;
+          });
     const main_ = schedules(main);
     expect(main_.map((i) => i.ApplicationName).sort()).toEqual(Object.keys(configured.applications).sort());
     for (const input of main_) {
@@ -458,6 +461,41 @@ describe('serverless package', () => {
     }
     expect(schedules(custom).map((i) => [i.ApplicationName, i.ResourceLifecycleConfig.VersionLifecycleConfig.MaxCountRule.MaxCount])).toEqual([['shop', 50]]);
     expect(main.resources.VersionLifecycleServiceRole.Properties.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({ Service: 'elasticbeanstalk.amazonaws.com' });
+  });
+
+  it('runs the reconciler on EventBridge Scheduler every install.reconciler.every, with a role that may only invoke it', () => {
+    const reconcileSchedules = (run: Packaged) => ofType(run.resources, 'AWS::Scheduler::Schedule').filter(([id]) => !id.startsWith('VersionLifecycle'));
+    const [[, schedule]] = reconcileSchedules(main) as [[string, Json]];
+    expect(reconcileSchedules(main)).toHaveLength(1);
+    expect(schedule.Properties).toMatchObject({
+      Name: `greenlight-${stage}-reconcile`,
+      ScheduleExpression: 'rate(5 minutes)',
+      State: 'ENABLED',
+      Target: { Arn: { 'Fn::GetAtt': ['ReconcileLambdaFunction', 'Arn'] }, RoleArn: { 'Fn::GetAtt': ['ReconcileSchedulerRole', 'Arn'] } },
+    });
+    expect(reconcileSchedules(custom).map(([, s]) => s.Properties.ScheduleExpression)).toEqual(['rate(1 hour)']);
+
+    const schedulerRole = main.resources.ReconcileSchedulerRole.Properties;
+    expect(schedulerRole.AssumeRolePolicyDocument.Statement).toEqual([
+      { Effect: 'Allow', Principal: { Service: 'scheduler.amazonaws.com' }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } } },
+    ]);
+    expect(schedulerRole.Policies.flatMap((p: Json) => asArray(p.PolicyDocument.Statement))).toEqual([
+      { Sid: 'InvokeReconciler', Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: { 'Fn::GetAtt': ['ReconcileLambdaFunction', 'Arn'] } },
+    ]);
+
+    const fn = main.resources.ReconcileLambdaFunction.Properties;
+    expect(fn.Environment.Variables.STATE_MACHINE_ARN).toEqual({ Ref: 'DeployPipeline' });
+    // A failed run is left to the next one, whose window covers the same pushes.
+    expect(main.resources.ReconcileLambdaEvConf.Properties.MaximumRetryAttempts).toBe(0);
+  });
+
+  it('lets the reconciler read only the configured repositories and this stage\'s executions, and start only this pipeline', () => {
+    const statements = main.resources.ReconcileRole.Properties.Policies[0].PolicyDocument.Statement as Json[];
+    const resourcesOf = (sid: string) => asArray(statements.find((s) => s.Sid === sid).Resource).map(render);
+    expect(resourcesOf('ListRecentPushes')).toEqual(configuredRepositories.map((r) => `arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/${r}`));
+    expect(resourcesOf('FindHandledPushes')).toEqual([`arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:greenlight-${stage}-deploy-pipeline:*`]);
+    expect(main.resources.DeployPipeline.Properties.StateMachineName).toBe(`greenlight-${stage}-deploy-pipeline`);
+    expect(resourcesOf('StartMissedPushes')).toEqual(['<DeployPipeline>']);
   });
 
   it('applies the install settings to log retention', () => {

@@ -1,6 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig } from '../../shared/config/load.ts';
+import { reconcilerSettings } from '../../shared/config/schema.ts';
 import { ConfigurationError } from '../../shared/errors.ts';
 
 const minimal = (extra = '') => `
@@ -73,5 +77,42 @@ applications:
 
   it('says which file it could not read', () => {
     expect(() => loadConfig('/nonexistent/greenlight.yml')).toThrow(/cannot read the configuration file \/nonexistent\/greenlight.yml/);
+  });
+});
+
+describe('install.reconciler', () => {
+  /** serverless.yml's second reading of the same file (deploy/greenlight-vars.cjs). */
+  function installVariables(text: string): { settings: Record<string, unknown> } {
+    const path = join(mkdtempSync(join(tmpdir(), 'greenlight-config-')), 'greenlight.yml');
+    writeFileSync(path, text);
+    const previous = process.env.GREENLIGHT_CONFIG;
+    process.env.GREENLIGHT_CONFIG = path;
+    try {
+      return createRequire(import.meta.url)('../../deploy/greenlight-vars.cjs')();
+    } finally {
+      if (previous === undefined) delete process.env.GREENLIGHT_CONFIG;
+      else process.env.GREENLIGHT_CONFIG = previous;
+    }
+  }
+
+  it('runs every 5 minutes over the last hour unless configured, in seconds', () => {
+    expect(reconcilerSettings(parseConfig(minimal()))).toEqual({ every: 300, window: 3600 });
+    expect(reconcilerSettings(parseConfig(`install:\n  reconciler: { every: 15m }\n${minimal()}`))).toEqual({ every: 900, window: 3600 });
+    expect(installVariables(minimal()).settings.reconcileRate).toBe('rate(5 minutes)');
+    expect(installVariables(`install:\n  reconciler: { every: 1m, window: 2m }\n${minimal()}`).settings.reconcileRate).toBe('rate(1 minute)');
+    expect(installVariables(`install:\n  reconciler: { every: 2h, window: 1d }\n${minimal()}`).settings.reconcileRate).toBe('rate(2 hours)');
+  });
+
+  it('refuses a window shorter than two periods, a period that is not whole minutes, and unknown keys, in both readings', () => {
+    for (const [reconciler, problem] of [
+      ['{ every: 10m, window: 15m }', /at least twice/],
+      ['{ every: 90s }', /whole minutes/],
+      ['{ window: 60d }', /at most 30d/],
+      ['{ evry: 5m }', /evry/],
+    ] as const) {
+      const text = `install:\n  reconciler: ${reconciler}\n${minimal()}`;
+      expect(() => parseConfig(text), reconciler).toThrow(problem);
+      expect(() => installVariables(text), reconciler).toThrow(problem);
+    }
   });
 });

@@ -26,8 +26,8 @@ export interface Finished {
  * The local pipeline for a workflow test: the real serverless.yml, statemachine file and handlers
  * on the local endpoint, driven only through the AWS SDK over HTTP, as CI and users drive it.
  */
-export async function startPipeline(options: { configPath?: string; faults?: Partial<Faults> } = {}) {
-  const stack: GreenlightLocal = await startGreenlightLocal({ configPath: options.configPath, faults: options.faults });
+export async function startPipeline(options: { configPath?: string; faults?: Partial<Faults>; schedules?: boolean } = {}) {
+  const stack: GreenlightLocal = await startGreenlightLocal({ configPath: options.configPath, faults: options.faults, schedules: options.schedules ?? false });
   const config = { endpoint: stack.endpoint, region: stack.aws.region, credentials: { accessKeyId: 'ci', secretAccessKey: 'ci-secret' } };
   const ecr = new ECRClient(config);
   const sfn = new SFNClient(config);

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { loadConfig } from '../../shared/config/load.ts';
+import { reconcilerSettings } from '../../shared/config/schema.ts';
+import { reconcilePushes } from '../../shared/reconcile.ts';
+import { clients } from '../../shared/runtime/clients.ts';
+import { logger, taskHandler } from '../../shared/runtime/handler.ts';
+import { readSettings } from '../../shared/runtime/settings.ts';
+
+const settings = readSettings(['configFile', 'stateMachineArn']);
+
+/** Whatever the schedule sends (EventBridge Scheduler, a rule's Scheduled Event, an on-demand invoke): the run needs none of it. */
+const ScheduledEvent = z.unknown();
+
+/** Reconciler, on a schedule: starts the recent pushes whose ECR event was lost, never one twice. */
+export const handler = taskHandler(ScheduledEvent, async () => {
+  const { config } = loadConfig(settings.configFile);
+  const summary = await reconcilePushes(
+    { ecr: clients.ecr(), sfn: clients.sfn() },
+    { config, stateMachineArn: settings.stateMachineArn, now: new Date(), windowSeconds: reconcilerSettings(config).window },
+  );
+  logger.info(summary.started.length > 0 ? 'started pushes no event had started' : 'every recent push has its execution', { summary });
+  return summary;
+});
