@@ -3,6 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import { DescribeEnvironmentsCommand, ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
 import { ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
+import { CreateStateMachineCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { testFaults } from '../local/faults.ts';
 import { startLocalAws } from '../local/server.ts';
 import { sampleManifest } from '../local/services/ecr.ts';
@@ -46,6 +47,25 @@ async function requestThroughput(): Promise<void> {
   await stack.close();
 }
 
+/** StartExecution used to re-validate the definition (~150 ms of CPU each); it is validated once, at CreateStateMachine. */
+async function executionStarts(): Promise<void> {
+  const aws = await startLocalAws({ port: 0 });
+  const sfn = new SFNClient({ endpoint: aws.endpoint, region: 'us-east-1', credentials });
+  const definition = JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Pass', End: true } } });
+  const created = performance.now();
+  const { stateMachineArn } = await sfn.send(new CreateStateMachineCommand({ name: 'bench', definition, roleArn: 'arn:aws:iam::000000000000:role/bench' }));
+  const createMs = performance.now() - created;
+  const count = 200;
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  for (let i = 0; i < count; i++) await sfn.send(new StartExecutionCommand({ stateMachineArn, name: `run-${i}` }));
+  const each = (performance.now() - started) / count;
+  const cpu = process.cpuUsage(cpuBefore);
+  await aws.sfn.settle();
+  console.log(`SFN StartExecution over HTTP (1 in flight)  ${ms(each)} each, ${ms((cpu.user + cpu.system) / 1000 / count)} CPU each  (${count} runs; CreateStateMachine with validation ${ms(createMs)}, ${aws.sfn.validations} validation)`);
+  await aws.close();
+}
+
 async function pipelineRun(): Promise<void> {
   const stack = await startGreenlightLocal({ faults: testFaults });
   const ecr = new ECRClient({ endpoint: stack.endpoint, region: 'us-east-1', credentials });
@@ -87,4 +107,5 @@ function bundleRendering(): void {
 await endpointStartup();
 await requestThroughput();
 bundleRendering();
+await executionStarts();
 await pipelineRun();

@@ -361,6 +361,32 @@ describe('throttling', () => {
     }
     await expect(client.send(new DescribeApplicationsCommand({}))).resolves.toBeDefined();
   });
+
+  it('throttles the write calls too, before they change anything; at rate 0 the same update goes through', async () => {
+    await seed();
+    const before = await describeOne('app-prod');
+    faults.throttleRate = 1;
+    for (const command of [
+      new UpdateEnvironmentCommand({ EnvironmentName: 'app-prod', VersionLabel: 'v2' }),
+      new CreateApplicationVersionCommand({ ApplicationName: 'app', VersionLabel: 'v3', SourceBundle: { S3Bucket: 'b', S3Key: 'bundles/v1.zip' } }),
+      new DeleteApplicationVersionCommand({ ApplicationName: 'app', VersionLabel: 'v2' }),
+      new AbortEnvironmentUpdateCommand({ EnvironmentName: 'app-prod' }),
+      new DescribeApplicationVersionsCommand({ ApplicationName: 'app' }),
+    ]) {
+      const error = await rejection(client.send(command as never));
+      expect([command.constructor.name, error.name, error.message, error.$metadata?.httpStatusCode]).toEqual([command.constructor.name, 'Throttling', 'Rate exceeded', 400]);
+    }
+    faults.throttleRate = 0;
+    expect(await describeOne('app-prod')).toEqual(before);
+    const { ApplicationVersions = [] } = await client.send(new DescribeApplicationVersionsCommand({ ApplicationName: 'app' }));
+    expect(ApplicationVersions.map((v) => v.VersionLabel).sort()).toEqual(['v1', 'v2']);
+    const { Events = [] } = await client.send(new DescribeEventsCommand({ EnvironmentName: 'app-prod' }));
+    expect(Events.map((e) => e.Message)).not.toContain(EB_MESSAGES.updateStarting);
+
+    const update = await client.send(new UpdateEnvironmentCommand({ EnvironmentName: 'app-prod', VersionLabel: 'v2' }));
+    expect(update.Status).toBe('Updating');
+    expect((await settled('app-prod')).VersionLabel).toBe('v2');
+  });
 });
 
 describe('bundleImages', () => {

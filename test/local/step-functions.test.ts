@@ -2,6 +2,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import {
   CreateStateMachineCommand,
   DescribeExecutionCommand,
+  DescribeStateMachineCommand,
   GetExecutionHistoryCommand,
   ListExecutionsCommand,
   SendTaskFailureCommand,
@@ -10,6 +11,7 @@ import {
   SFNClient,
   StartExecutionCommand,
   StopExecutionCommand,
+  UpdateStateMachineCommand,
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../local/stack.ts';
@@ -196,6 +198,99 @@ describe('task tokens (.waitForTaskToken)', () => {
     const token = await waitFor(() => heldTokens().shift(), 'the token');
     await expect(sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: 'not json' }))).rejects.toMatchObject({ name: 'InvalidOutput' });
     await sfn.send(new StopExecutionCommand({ executionArn }));
+  });
+});
+
+describe('scaled time (faults.waitScale) keeps the Retry semantics', () => {
+  const retrying = (retrier: object) => ({
+    StartAt: 'Try',
+    States: { Try: { Type: 'Task', Resource: fn('reject'), Retry: [{ ErrorEquals: ['ValueRejectedError'], ...retrier }], End: true } },
+  });
+
+  /** Runs a task that always fails under the retrier; returns the milliseconds between its attempts, from the history. */
+  async function attemptGaps(name: string, retrier: object, waitScale: number): Promise<number[]> {
+    const previous = aws.faults.waitScale;
+    aws.faults.waitScale = waitScale;
+    try {
+      const arn = await createMachine(name, retrying(retrier));
+      const { description, events } = await run(arn, { reason: 'try again' });
+      expect(description).toMatchObject({ status: 'FAILED', error: 'ValueRejectedError' });
+      const times = events.filter((e) => e.type === 'LambdaFunctionScheduled').map((e) => e.timestamp!.getTime());
+      return times.slice(1).map((time, i) => time - times[i]!);
+    } finally {
+      aws.faults.waitScale = previous;
+    }
+  }
+
+  it('grows the gap between attempts by BackoffRate (IntervalSeconds scaled, not replaced)', async () => {
+    // Real time 10 s, 20 s, 40 s, 80 s; at 0.015 that is 150, 300, 600, 1200 ms.
+    const gaps = await attemptGaps('backoff', { IntervalSeconds: 10, BackoffRate: 2, MaxAttempts: 4 }, 0.015);
+    expect(gaps).toHaveLength(4);
+    expect(gaps[0]).toBeGreaterThanOrEqual(145);
+    for (let i = 1; i < gaps.length; i++) expect(gaps[i]).toBeGreaterThanOrEqual(gaps[i - 1]! * 1.5 - 20);
+  });
+
+  it('caps the gap at MaxDelaySeconds, scaled too', async () => {
+    // Uncapped: 200, 600, 1800, 5400 ms at 0.02; MaxDelaySeconds 20 caps every gap at 400 ms.
+    const gaps = await attemptGaps('capped', { IntervalSeconds: 10, BackoffRate: 3, MaxAttempts: 4, MaxDelaySeconds: 20 }, 0.02);
+    expect(gaps).toHaveLength(4);
+    expect(gaps[0]).toBeGreaterThanOrEqual(195);
+    for (const gap of gaps.slice(1)) {
+      expect(gap).toBeGreaterThanOrEqual(395);
+      expect(gap).toBeLessThan(590);
+    }
+  });
+
+  it('draws FULL jitter gaps between 0 and the capped backoff, so they vary', async () => {
+    const caps = [200, 400, 400, 400, 400, 400];
+    const gaps = await attemptGaps('jittered', { IntervalSeconds: 10, BackoffRate: 2, MaxAttempts: 6, MaxDelaySeconds: 20, JitterStrategy: 'FULL' }, 0.02);
+    expect(gaps).toHaveLength(caps.length);
+    for (const [i, gap] of gaps.entries()) expect(gap).toBeLessThanOrEqual(caps[i]! + 60);
+    // Without jitter every gap would sit at its cap; six draws all above 80 % of it have odds of 1 in 15,625.
+    expect(gaps.some((gap, i) => gap < caps[i]! * 0.8)).toBe(true);
+    expect(Math.max(...gaps) - Math.min(...gaps)).toBeGreaterThan(20);
+  });
+
+  it('describes the definition as written, whatever the wait scale it runs at', async () => {
+    const definition = retrying({ IntervalSeconds: 10, BackoffRate: 2, MaxAttempts: 1, MaxDelaySeconds: 30 });
+    const arn = await createMachine('as-written', definition);
+    await run(arn, {});
+    const described = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn: arn }));
+    expect(JSON.parse(described.definition!)).toEqual(definition);
+  });
+});
+
+describe('definition validation', () => {
+  const passOnly = { StartAt: 'Done', States: { Done: { Type: 'Pass', End: true } } };
+
+  it('validates a definition once, at CreateStateMachine, and never again for its executions', async () => {
+    const before = aws.sfn.validations;
+    const arn = await createMachine('validated-once', passOnly);
+    expect(aws.sfn.validations).toBe(before + 1);
+    const started = await Promise.all(Array.from({ length: 20 }, (_, i) => sfn.send(new StartExecutionCommand({ stateMachineArn: arn, name: `run-${i}` }))));
+    await Promise.all(started.map((s) => aws.sfn.execution(s.executionArn!).done));
+    const statuses = await Promise.all(started.map((s) => sfn.send(new DescribeExecutionCommand({ executionArn: s.executionArn }))));
+    expect(statuses.map((s) => s.status)).toEqual(Array(20).fill('SUCCEEDED'));
+    expect(aws.sfn.validations).toBe(before + 1);
+  });
+
+  it('refuses at CreateStateMachine and UpdateStateMachine what the ASL validator refuses, with InvalidDefinition', async () => {
+    const dangling = JSON.stringify({ StartAt: 'A', States: { A: { Type: 'Pass', Next: 'Nowhere' } } });
+    const refused = sfn.send(new CreateStateMachineCommand({ name: 'dangling', definition: dangling, roleArn: 'arn:aws:iam::000000000000:role/x' }));
+    await expect(refused).rejects.toMatchObject({ name: 'InvalidDefinition', message: expect.stringContaining('MISSING_TRANSITION_TARGET') });
+    const arn = await createMachine('to-update', passOnly);
+    await expect(sfn.send(new UpdateStateMachineCommand({ stateMachineArn: arn, definition: dangling }))).rejects.toMatchObject({ name: 'InvalidDefinition' });
+    await expect(sfn.send(new UpdateStateMachineCommand({ stateMachineArn: arn, definition: '{not json' }))).rejects.toMatchObject({ name: 'InvalidDefinition' });
+    const described = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn: arn }));
+    expect(JSON.parse(described.definition!)).toEqual(passOnly);
+  });
+
+  it('runs the new definition after UpdateStateMachine', async () => {
+    const arn = await createMachine('updated', passOnly);
+    expect((await run(arn, {}, 'before-update')).description.status).toBe('SUCCEEDED');
+    const failing = { StartAt: 'Stop', States: { Stop: { Type: 'Fail', Error: 'Updated', Cause: 'the new definition runs' } } };
+    await sfn.send(new UpdateStateMachineCommand({ stateMachineArn: arn, definition: JSON.stringify(failing) }));
+    expect((await run(arn, {}, 'after-update')).description).toMatchObject({ status: 'FAILED', error: 'Updated' });
   });
 });
 

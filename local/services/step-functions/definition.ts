@@ -4,11 +4,21 @@ export interface AslState {
   Resource?: string;
   Seconds?: number;
   TimeoutSeconds?: number;
-  Retry?: Array<{ ErrorEquals: string[]; IntervalSeconds?: number }>;
+  Retry?: AslRetrier[];
   ItemProcessor?: AslMachine;
   Iterator?: AslMachine;
   Branches?: AslMachine[];
   [key: string]: unknown;
+}
+
+/** One Retry entry; the runner applies AWS's defaults (1 s, 3 attempts, backoff 2, no jitter) to what is left out. */
+export interface AslRetrier {
+  ErrorEquals: string[];
+  IntervalSeconds?: number;
+  MaxAttempts?: number;
+  BackoffRate?: number;
+  MaxDelaySeconds?: number;
+  JitterStrategy?: 'FULL' | 'NONE';
 }
 
 export interface AslMachine {
@@ -46,4 +56,26 @@ export function definitionProblems(definition: unknown): string[] {
     if (!state || typeof state.Type !== 'string') problems.push(`SCHEMA_VALIDATION_FAILED: state '${name}' has no Type`);
   }
   return problems;
+}
+
+/** AWS's Retry default when IntervalSeconds is left out. */
+const defaultIntervalSeconds = 1;
+
+/**
+ * A copy of the machine whose clock runs `scale` times real time: Wait `Seconds`, Retry `IntervalSeconds`
+ * and `MaxDelaySeconds` are multiplied, BackoffRate, MaxAttempts and JitterStrategy stay as written, so the
+ * runner computes backoff, cap and jitter exactly as AWS does, only faster. Fractional seconds are fine
+ * because the copy is never validated. Task and execution timeouts keep real time.
+ */
+export function scaledDefinition(machine: AslMachine, scale: number): AslMachine {
+  const copy = structuredClone(machine);
+  if (scale === 1) return copy;
+  for (const [, state] of allStates(copy)) {
+    if (state.Type === 'Wait' && typeof state.Seconds === 'number') state.Seconds *= scale;
+    for (const retrier of state.Retry ?? []) {
+      retrier.IntervalSeconds = (retrier.IntervalSeconds ?? defaultIntervalSeconds) * scale;
+      if (typeof retrier.MaxDelaySeconds === 'number') retrier.MaxDelaySeconds *= scale;
+    }
+  }
+  return copy;
 }

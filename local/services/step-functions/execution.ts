@@ -1,8 +1,7 @@
 import '../../polyfills.ts';
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
-import type { Faults } from '../../faults.ts';
 import type { LocalLambda } from '../lambda.ts';
-import { type AslMachine, type AslState, allStates } from './definition.ts';
+import { type AslMachine, type AslState, allStates, scaledDefinition } from './definition.ts';
 import { type HistoryEvent, json, maxHistoryEvents, stateEventType } from './history.ts';
 import type { TaskOutcome, TaskTokens } from './task-tokens.ts';
 
@@ -29,7 +28,6 @@ export interface ExecutionRecord {
 export interface RunnerDeps {
   readonly lambda: LocalLambda;
   readonly tokens: TaskTokens;
-  readonly faults: Faults;
   readonly region: string;
   readonly roleArn: string;
   readonly stateMachineName: string;
@@ -73,12 +71,36 @@ class TaskError extends Error {
   }
 }
 
+/** A definition made ready to run: built once per definition and wait scale, shared by its executions. */
+export interface RunnableMachine {
+  readonly machine: StateMachine;
+  readonly states: Array<[string, AslState]>;
+  /** The definition's own TimeoutSeconds, which the runner keeps (see runnableMachine). */
+  readonly timeoutSeconds?: number;
+}
+
 /**
- * Runs one execution of a definition with aws-local-stepfunctions and writes its history in AWS's
+ * Builds the runner's machine for a definition at a wait scale. The definition must have been checked at
+ * CreateStateMachine/UpdateStateMachine: validation here would cost ~150 ms of CPU per execution.
+ */
+export function runnableMachine(original: AslMachine, waitScale: number): RunnableMachine {
+  // Node timers overflow past 24.8 days (a 30-day TimeoutSeconds would fire at once), so the
+  // execution timeout is kept by the runner instead of the library.
+  const { TimeoutSeconds: timeoutSeconds, ...definition } = scaledDefinition(withTimeoutPathsInParameters(original), waitScale);
+  const machine = new StateMachine(definition as never, { validationOptions: { noValidate: true } });
+  return { machine, states: allStates(definition as AslMachine), ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }) };
+}
+
+/** Checks a definition with the validator the runner ships (asl-validator); throws its findings, one per line. */
+export function validateDefinition(definition: AslMachine): void {
+  new StateMachine(definition as never, { validationOptions: { checkArn: false, checkPaths: true } });
+}
+
+/**
+ * Runs one execution of a prepared machine with aws-local-stepfunctions and writes its history in AWS's
  * vocabulary. Lambda tasks call the real handler modules through LocalLambda.
  */
-export function startExecution(record: ExecutionRecord, original: AslMachine, deps: RunnerDeps): void {
-  const definition = withTimeoutPathsInParameters(original);
+export function startExecution(record: ExecutionRecord, runnable: RunnableMachine, deps: RunnerDeps): void {
   const history = record.history;
   let ended = false;
   const add = (type: string, details?: Record<string, unknown>) => {
@@ -91,15 +113,9 @@ export function startExecution(record: ExecutionRecord, original: AslMachine, de
     }
   };
 
-  const states = allStates(definition);
   const waitingTokens = new Map<string, Set<string>>();
   const taskResourceLocalHandlers = Object.fromEntries(
-    states.filter(([, s]) => s.Type === 'Task').map(([name, state]) => [name, (input: unknown) => runTask(name, state, input)]),
-  );
-  const scale = deps.faults.waitScale;
-  const waitTimeOverrides = scale === 1 ? {} : Object.fromEntries(states.filter(([, s]) => s.Type === 'Wait' && typeof s.Seconds === 'number').map(([name, s]) => [name, Math.round((s.Seconds as number) * 1000 * scale)]));
-  const retryIntervalOverrides = scale === 1 ? {} : Object.fromEntries(
-    states.filter(([, s]) => Array.isArray(s.Retry)).map(([name, s]) => [name, (s.Retry ?? []).map((r) => Math.round((r.IntervalSeconds ?? 1) * 1000 * scale))]),
+    runnable.states.filter(([, s]) => s.Type === 'Task').map(([name, state]) => [name, (input: unknown) => runTask(name, state, input)]),
   );
 
   async function runTask(stateName: string, state: AslState, effectiveInput: unknown): Promise<unknown> {
@@ -166,12 +182,8 @@ export function startExecution(record: ExecutionRecord, original: AslMachine, de
     throw new TaskError(answer.error, answer.cause);
   }
 
-  // Node timers overflow past 24.8 days (a 30-day TimeoutSeconds would fire at once), so the
-  // execution timeout is kept here instead of in the library.
-  const { TimeoutSeconds: executionTimeoutSeconds, ...definitionWithoutTimeout } = definition;
-  const machine = new StateMachine(definitionWithoutTimeout as never, { validationOptions: { checkArn: false, checkPaths: true } });
-  const run = machine.run(JSON.parse(record.input), {
-    overrides: { taskResourceLocalHandlers: taskResourceLocalHandlers as never, waitTimeOverrides, retryIntervalOverrides },
+  const run = runnable.machine.run(JSON.parse(record.input), {
+    overrides: { taskResourceLocalHandlers: taskResourceLocalHandlers as never },
     context: {
       Execution: { Id: record.executionArn, Name: record.name, StartTime: record.startDate.toISOString(), Input: JSON.parse(record.input), RoleArn: deps.roleArn },
       StateMachine: { Id: record.stateMachineArn, Name: deps.stateMachineName },
@@ -184,7 +196,7 @@ export function startExecution(record: ExecutionRecord, original: AslMachine, de
     stopRequest = { error, cause };
     run.abort();
   };
-  const cancelTimeout = executionTimeoutSeconds ? longTimer(executionTimeoutSeconds * 1000, () => record.stop?.('States.Timeout', 'The execution timed out (TimeoutSeconds).')) : () => undefined;
+  const cancelTimeout = runnable.timeoutSeconds ? longTimer(runnable.timeoutSeconds * 1000, () => record.stop?.('States.Timeout', 'The execution timed out (TimeoutSeconds).')) : () => undefined;
 
   const recordEvents = (async () => {
     for await (const event of run.eventLogs) {

@@ -4,7 +4,7 @@ import { AwsServiceError } from '../../protocol/types.ts';
 import type { BusEvent } from '../event-bus.ts';
 import type { LocalLambda } from '../lambda.ts';
 import { type AslMachine, definitionProblems } from './definition.ts';
-import { type ExecutionRecord, type ExecutionStatus, startExecution } from './execution.ts';
+import { type ExecutionRecord, type ExecutionStatus, type RunnableMachine, runnableMachine, startExecution, validateDefinition } from './execution.ts';
 import { TaskTokens } from './task-tokens.ts';
 
 interface StateMachineRecord {
@@ -14,6 +14,8 @@ interface StateMachineRecord {
   roleArn: string;
   type: 'STANDARD' | 'EXPRESS';
   creationDate: Date;
+  /** The runner's machine for the current definition, and the wait scale it was built at. */
+  runnable?: { waitScale: number; machine: RunnableMachine };
 }
 
 export interface LocalStepFunctionsDeps {
@@ -45,6 +47,19 @@ function requireString(input: Record<string, unknown>, field: string): string {
   return value;
 }
 
+/** Parses and checks a definition as CreateStateMachine/UpdateStateMachine do, answering InvalidDefinition. */
+function parsedDefinition(definition: string): AslMachine {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(definition);
+  } catch {
+    throw new AwsServiceError('InvalidDefinition', 'Invalid State Machine Definition: the definition is not valid JSON');
+  }
+  const problems = definitionProblems(parsed);
+  if (problems.length > 0) throw new AwsServiceError('InvalidDefinition', `Invalid State Machine Definition: '${problems.join("', '")}'`);
+  return parsed as AslMachine;
+}
+
 function paginate<T>(items: T[], input: { maxResults?: number; nextToken?: string }): { page: T[]; nextToken?: string } {
   const start = input.nextToken ? Number(Buffer.from(input.nextToken, 'base64url').toString()) : 0;
   if (!Number.isInteger(start) || start < 0) throw new AwsServiceError('InvalidToken', 'Invalid Token: the pagination token is not valid');
@@ -61,26 +76,19 @@ export class LocalStepFunctions {
   readonly tokens = new TaskTokens();
   private readonly machines = new Map<string, StateMachineRecord>();
   private readonly executions = new Map<string, ExecutionRecord>();
+  private validationCount = 0;
 
   constructor(private readonly deps: LocalStepFunctionsDeps) {}
 
   /** Creates (or returns the identical) state machine; used by the CLI to install serverless.yml's machine. */
   createStateMachine(name: string, definition: string, roleArn: string, type: 'STANDARD' | 'EXPRESS' = 'STANDARD'): StateMachineRecord {
     checkName(name, 'state machine');
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(definition);
-    } catch {
-      throw new AwsServiceError('InvalidDefinition', 'Invalid State Machine Definition: the definition is not valid JSON');
-    }
-    const problems = definitionProblems(parsed);
-    if (problems.length > 0) throw new AwsServiceError('InvalidDefinition', `Invalid State Machine Definition: '${problems.join("', '")}'`);
+    const parsed = parsedDefinition(definition);
     const stateMachineArn = `arn:aws:states:${this.deps.region}:${this.deps.accountId}:stateMachine:${name}`;
     const existing = this.machines.get(stateMachineArn);
-    if (existing) {
-      if (existing.definition === definition && existing.roleArn === roleArn) return existing;
-      throw new AwsServiceError('StateMachineAlreadyExists', `State Machine Already Exists: '${stateMachineArn}'`);
-    }
+    if (existing?.definition === definition && existing.roleArn === roleArn) return existing;
+    this.validate(parsed);
+    if (existing) throw new AwsServiceError('StateMachineAlreadyExists', `State Machine Already Exists: '${stateMachineArn}'`);
     const record = { stateMachineArn, name, definition, roleArn, type, creationDate: new Date() };
     this.machines.set(stateMachineArn, record);
     return record;
@@ -89,9 +97,14 @@ export class LocalStepFunctions {
   /** Replaces a state machine's definition (UpdateStateMachine), e.g. when serverless.yml changed. */
   updateStateMachine(stateMachineArn: string, definition: string): void {
     const machine = this.machine(stateMachineArn);
-    const problems = definitionProblems(JSON.parse(definition));
-    if (problems.length > 0) throw new AwsServiceError('InvalidDefinition', `Invalid State Machine Definition: '${problems.join("', '")}'`);
+    this.validate(parsedDefinition(definition));
     machine.definition = definition;
+    machine.runnable = undefined;
+  }
+
+  /** How many times a definition went through the ASL validator (once per create or update, never per execution). */
+  get validations(): number {
+    return this.validationCount;
   }
 
   /** Starts an execution with AWS's name rules: a running one with the same name and input is returned as is. */
@@ -120,10 +133,9 @@ export class LocalStepFunctions {
       done: Promise.resolve(),
     };
     this.executions.set(executionArn, record);
-    startExecution(record, JSON.parse(machine.definition) as AslMachine, {
+    startExecution(record, this.runnable(machine), {
       lambda: this.deps.lambda,
       tokens: this.tokens,
-      faults: this.deps.faults,
       region: this.deps.region,
       roleArn: machine.roleArn,
       stateMachineName: machine.name,
@@ -151,6 +163,26 @@ export class LocalStepFunctions {
   /** Stops every running execution (on shutdown). */
   stopAll(): void {
     for (const execution of this.executions.values()) if (execution.status === 'RUNNING') execution.stop?.('greenlight.Shutdown', 'The local endpoint stopped');
+  }
+
+  /** Runs the ASL validator the runner uses and answers its findings as AWS does, with InvalidDefinition. */
+  private validate(definition: AslMachine): void {
+    this.validationCount += 1;
+    try {
+      validateDefinition(definition);
+    } catch (error) {
+      const findings = (error as Error).message.split('\n').slice(1).map((line) => line.trim()).filter(Boolean);
+      throw new AwsServiceError('InvalidDefinition', `Invalid State Machine Definition: '${findings.join("', '")}'`);
+    }
+  }
+
+  /** The runner's machine for the current definition, rebuilt only when the definition or faults.waitScale changed. */
+  private runnable(machine: StateMachineRecord): RunnableMachine {
+    const waitScale = this.deps.faults.waitScale;
+    if (machine.runnable?.waitScale !== waitScale) {
+      machine.runnable = { waitScale, machine: runnableMachine(JSON.parse(machine.definition) as AslMachine, waitScale) };
+    }
+    return machine.runnable.machine;
   }
 
   private machine(stateMachineArn: string): StateMachineRecord {
