@@ -112,7 +112,13 @@ export async function deployRelease(
     if (sameBytesRun || isReadyOn(env, versionLabel)) {
       return { ...base, versionLabel: env.VersionLabel ?? versionLabel, previousVersionLabel: env.VersionLabel ?? null, requestId: alreadyDeployed, ...window(now, input.healthTimeoutSeconds) };
     }
-    await verifyImagesExist(ecr, release.images);
+    const pushedAt = await verifyImagesExist(ecr, release.images);
+    const images = Object.entries(release.images).map(([repository, reference]) => ({
+      repository,
+      digest: reference.split('@')[1] ?? '',
+      tag: repository === input.image.repository ? input.image.tag : `(in ${release.versionLabel})`,
+      pushedAt: repository === input.image.repository ? input.image.pushedAt : (pushedAt[repository] as string),
+    }));
     const sha = await storedSha256(s3, release.bucket, release.key);
     if (sha !== release.sha256) {
       throw new BundleIntegrityError(
@@ -126,7 +132,8 @@ export async function deployRelease(
       application,
       environment,
       execution,
-      image: input.image,
+      pushed: input.image,
+      images,
       update: { kind: 'deploy', versionLabel, previousVersionLabel: env.VersionLabel ?? null, startedAt: now.toISOString() },
       leaseSeconds: leaseSecondsFor(input.healthTimeoutSeconds),
       now,
@@ -137,7 +144,7 @@ export async function deployRelease(
   if (pending) {
     const resumed = { ...base, previousVersionLabel: pending.previousVersionLabel, ...window(new Date(pending.startedAt), input.healthTimeoutSeconds) };
     // The update reached EB before the step was cut short: follow it rather than start it again.
-    if (env.VersionLabel === versionLabel || env.AbortableOperationInProgress) return { ...resumed, requestId: 'unknown' };
+    if (env.VersionLabel === versionLabel) return { ...resumed, requestId: 'unknown' };
     requireReady(env, environment);
     return { ...resumed, requestId: await update(eb, application, environment, versionLabel, env.Status) };
   }

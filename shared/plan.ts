@@ -83,18 +83,23 @@ export async function resolvePlan(
 }
 
 /**
- * Checks, just before a deployment, that every image a bundle pins is still in ECR by digest: an
- * image deleted after planning must not reach the environment as a failed pull.
+ * Checks, just before a deployment, that every image a bundle pins is still in ECR by digest (an
+ * image deleted after planning must not reach the environment as a failed pull), and returns when
+ * each was pushed, so every container of a release can be compared with newer pushes.
  */
-export async function verifyImagesExist(ecr: ECRClient, images: Record<string, string>): Promise<void> {
+export async function verifyImagesExist(ecr: ECRClient, images: Record<string, string>): Promise<Record<string, string>> {
+  const pushedAt: Record<string, string> = {};
   for (const [repository, reference] of Object.entries(images)) {
     const digest = reference.split('@')[1] ?? '';
     try {
       const output = await ecr.send(new DescribeImagesCommand({ repositoryName: repository, imageIds: [{ imageDigest: digest }] }));
-      if (!output.imageDetails?.some((detail) => detail.imageDigest === digest)) throw imageGone(repository, digest, undefined);
+      const detail = output.imageDetails?.find((d) => d.imageDigest === digest);
+      if (!detail) throw imageGone(repository, digest, undefined);
+      pushedAt[repository] = (detail.imagePushedAt ?? new Date(0)).toISOString();
     } catch (error) {
       if (error instanceof ImageNotFoundException || error instanceof RepositoryNotFoundException) throw imageGone(repository, digest, error);
       throw error;
     }
   }
+  return pushedAt;
 }

@@ -286,6 +286,11 @@ export class LocalElasticBeanstalk {
     return this.eventLog.filter((e) => e.EnvironmentName === name);
   }
 
+  /** An application version as stored (its source bundle), if it exists. */
+  storedVersion(application: string, label: string): ApplicationVersion | undefined {
+    return this.applications.get(application)?.versions.get(label);
+  }
+
   /** Makes an environment busy with someone else's update (Updating, abortable) for `seconds` from now. */
   makeBusy(name: string, seconds: number): void {
     const env = this.active(name);

@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { SupersededError } from '../errors.ts';
+import { DeploymentFailedError, SupersededError } from '../errors.ts';
 import { type Claim, type DeployedRelease, type EnvironmentLedger, type PendingUpdate, changeLedger } from './ledger.ts';
 
 /** The push an execution deploys, as the ledger compares it. */
@@ -51,7 +51,8 @@ function isLive(lease: EnvironmentLedger['lease'], now: Date): boolean {
 /**
  * Claims the environment for a push and takes its lease when free. A push older than the newest
  * claim of its repository is superseded; a newer one records its claim even while it waits, so
- * every older execution still on its way learns it has lost.
+ * every older execution still on its way learns it has lost. An image that already failed here
+ * (another tag of the same bytes) fails at once instead of being deployed and rolled back again.
  */
 export async function acquireEnvironment(
   { s3 }: { s3: S3Client },
@@ -62,6 +63,13 @@ export async function acquireEnvironment(
   return changeLedger(s3, input, (ledger) => {
     const newer = newerClaim(ledger, image);
     if (newer) throw superseded(input, image, newer);
+    const failure = ledger.failed.find((failed) => failed.repository === image.repository && failed.digest === image.digest);
+    if (failure) {
+      throw new DeploymentFailedError(
+        `image ${image.repository}@${image.digest.slice(0, 19)}… already failed its health check in ${input.environment} (execution ${failure.execution}, ${failure.at}) and was rolled back; the same bytes under tag ${image.tag} are not deployed again: push a fixed image`,
+        { environment: input.environment, repository: image.repository, digest: image.digest, failedIn: failure.execution },
+      );
+    }
     const current = ledger.claims[image.repository];
     let changed = false;
     if (!current || (current.digest !== image.digest && isNewerPush(image, current))) {
@@ -88,11 +96,14 @@ export type UpdatePermission =
 /**
  * Records, before UpdateEnvironment, that the holder is about to call it (and extends the lease to
  * cover the health wait); a retried step finds the record and resumes instead of updating twice.
- * A newer push of the same repository that arrived meanwhile supersedes us here, before anything changed.
+ * A newer push of our own repository that arrived meanwhile supersedes us here, before anything
+ * changed; so does a container of the release older than one an earlier update already carried (a
+ * promotion overtaken by a newer release). Otherwise the release's images raise the carried floor.
+ * (A newer push of a sibling that merely waits does not stop us: it deploys next, on top of ours.)
  */
 export async function recordPendingUpdate(
   { s3 }: { s3: S3Client },
-  input: LedgerTarget & { execution: string; image?: PushedImage; update: PendingUpdate; leaseSeconds: number; now?: Date },
+  input: LedgerTarget & { execution: string; pushed?: PushedImage; images?: PushedImage[]; update: PendingUpdate; leaseSeconds: number; now?: Date },
 ): Promise<UpdatePermission> {
   const now = input.now ?? new Date();
   return changeLedger<UpdatePermission>(s3, input, (ledger) => {
@@ -101,10 +112,19 @@ export async function recordPendingUpdate(
     if (lease.update && lease.update.kind === input.update.kind && lease.update.versionLabel === input.update.versionLabel) {
       return { next: null, result: { kind: 'resume', update: lease.update } };
     }
-    const newer = input.image ? newerClaim(ledger, input.image) : undefined;
-    if (newer && input.image) {
+    const images = input.images ?? [];
+    const carriedNewer = (image: PushedImage) => {
+      const carried = ledger.carried[image.repository];
+      return carried && carried.digest !== image.digest && isNewerPush(carried, image) ? carried : undefined;
+    };
+    const newer = (input.pushed ? newerClaim(ledger, input.pushed) : undefined) ?? images.map(carriedNewer).find((claim) => claim !== undefined);
+    if (newer) {
       ledger.lease = null;
       return { next: ledger, result: { kind: 'lost', holder: newer.execution } };
+    }
+    for (const image of images) {
+      const current = ledger.carried[image.repository];
+      if (!current || (current.digest !== image.digest && isNewerPush(image, current))) ledger.carried[image.repository] = { ...image, execution: input.execution };
     }
     lease.update = input.update;
     lease.expiresAt = new Date(now.getTime() + input.leaseSeconds * 1000).toISOString();

@@ -6,8 +6,8 @@ import { TransientAwsError } from '../errors.ts';
  * The environment ledger: one S3 object per Elastic Beanstalk environment, changed only with
  * conditional writes (`If-None-Match: *` to create, `If-Match: <etag>` to replace), so concurrent
  * executions serialise on it without a database. It holds who may change the environment now (the
- * lease), the newest push of every repository that asked for it (claims), what greenlight last
- * deployed there, and which images failed there.
+ * lease), the newest push of every repository that asked for it (claims), the newest image of every
+ * container an update carried there, what greenlight last deployed there, and which images failed.
  */
 
 /** The newest push of one repository that asked for this environment; claims only move forward. */
@@ -57,6 +57,8 @@ export const EnvironmentLedger = z.object({
   application: z.string(),
   environment: z.string(),
   claims: z.record(z.string(), Claim).default({}),
+  /** The newest image of each container that an update here has carried: no later update may carry an older one. */
+  carried: z.record(z.string(), Claim).default({}),
   lease: Lease.nullable().default(null),
   deployed: DeployedRelease.nullable().default(null),
   failed: z.array(FailedImage).default([]),
@@ -75,7 +77,7 @@ export function ledgerKey(application: string, environment: string): string {
 
 /** An empty ledger: nothing claimed, nobody holds it, nothing deployed by greenlight yet. */
 export function emptyLedger(application: string, environment: string): EnvironmentLedger {
-  return { schemaVersion: 1, application, environment, claims: {}, lease: null, deployed: null, failed: [] };
+  return { schemaVersion: 1, application, environment, claims: {}, carried: {}, lease: null, deployed: null, failed: [] };
 }
 
 /** Whether an S3 error is the loss of a conditional-write race (412, or 409 while another write is in flight). */
@@ -89,6 +91,17 @@ function isMissing(error: unknown): boolean {
   return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
 }
 
+/** A body cut short in transit reads as no JSON: a read to retry, never a reason to start the ledger anew. */
+function parseLedger(text: string, environment: string): EnvironmentLedger {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new TransientAwsError(`the ledger of environment ${environment} was read incompletely (${text.length} bytes); read it again`, { environment }, { cause: error });
+  }
+  return EnvironmentLedger.parse(raw);
+}
+
 /** The ledger and its ETag (null: not written yet). */
 export async function readLedger(
   s3: S3Client,
@@ -99,7 +112,7 @@ export async function readLedger(
   try {
     const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: ledgerKey(application, environment) }));
     const text = (await object.Body?.transformToString()) ?? '';
-    return { ledger: EnvironmentLedger.parse(JSON.parse(text)), etag: object.ETag ?? null };
+    return { ledger: parseLedger(text, environment), etag: object.ETag ?? null };
   } catch (error) {
     if (isMissing(error)) return { ledger: emptyLedger(application, environment), etag: null };
     throw error;
