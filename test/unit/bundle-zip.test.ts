@@ -1,5 +1,5 @@
 import 'aws-sdk-client-mock-vitest/extend';
-import { HeadObjectCommand, NotFound, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { bundleDescription, pushedAtFromDescription, storeBundle } from '../../shared/bundle/store.ts';
@@ -88,30 +88,53 @@ describe('bundle description', () => {
 describe('storeBundle', () => {
   const s3 = mockClient(S3Client);
   const input = { bucket: 'bundles', application: 'api', tag: 'v1.2.3', entries: entries(), images: { api: `${registry}/api@${digest}` }, pushedAt: '2025-03-01T10:00:00.000Z' };
+  const zip = zipBundle(entries());
+  const sha = sha256Hex(zip);
+  const key = `bundles/api/${sha}.zip`;
+  const stored = (bytes: Uint8Array) => ({ Body: { transformToByteArray: async () => bytes } as never });
 
   beforeEach(() => {
     s3.reset();
-  });
-
-  it('writes a new bundle under its content address', async () => {
-    s3.on(HeadObjectCommand).rejects(new NotFound({ message: 'Not Found', $metadata: { httpStatusCode: 404 } }));
     s3.on(PutObjectCommand).resolves({});
-    const stored = await storeBundle({ s3: new S3Client({}) }, input);
-    const sha = sha256Hex(zipBundle(entries()));
-    expect(stored).toMatchObject({ bucket: 'bundles', key: `bundles/api/${sha}.zip`, sha256: sha, versionLabel: `v1.2.3-${sha.slice(0, 12)}`, written: true });
-    expect(stored.description).toContain('pushedAt=2025-03-01T10:00:00.000Z');
-    expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Bucket: 'bundles', Key: stored.key, ContentType: 'application/zip', Metadata: { sha256: sha, application: 'api' } });
   });
 
-  it('does not write a bundle that is already stored', async () => {
-    s3.on(HeadObjectCommand).resolves({ ContentLength: 100 });
-    const stored = await storeBundle({ s3: new S3Client({}) }, input);
-    expect(stored.written).toBe(false);
+  it.each([
+    ['NoSuchKey', new NoSuchKey({ message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404 } })],
+    ['a bare 404', Object.assign(new Error('Not Found'), { name: 'Unknown', $metadata: { httpStatusCode: 404 } })],
+  ])('writes a new bundle under its content address when the key is missing (%s)', async (_, error) => {
+    s3.on(GetObjectCommand).rejects(error);
+    const result = await storeBundle({ s3: new S3Client({}) }, input);
+    expect(result).toMatchObject({ bucket: 'bundles', key, sha256: sha, versionLabel: `v1.2.3-${sha.slice(0, 12)}`, written: true });
+    expect(result.description).toContain('pushedAt=2025-03-01T10:00:00.000Z');
+    expect(s3).toHaveReceivedCommandWith(GetObjectCommand, { Bucket: 'bundles', Key: key });
+    expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Bucket: 'bundles', Key: key, ContentType: 'application/zip', Metadata: { sha256: sha, application: 'api' } });
+    expect(s3.commandCalls(PutObjectCommand)[0]?.args[0].input.Body).toEqual(zip);
+  });
+
+  it('does not write a bundle whose stored bytes hash to its key', async () => {
+    s3.on(GetObjectCommand, { Bucket: 'bundles', Key: key }).resolves(stored(zipBundle(entries())));
+    const result = await storeBundle({ s3: new S3Client({}) }, input);
+    expect(result).toMatchObject({ key, sha256: sha, written: false });
     expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
   });
 
+  it('rewrites a stored bundle whose bytes were tampered with', async () => {
+    const tampered = zipBundle({ ...entries(), 'Dockerrun.aws.json': encode('{"AWSEBDockerrunVersion":"1","Image":{"Name":"evil/miner"}}') });
+    s3.on(GetObjectCommand, { Bucket: 'bundles', Key: key }).resolves(stored(tampered));
+    const result = await storeBundle({ s3: new S3Client({}) }, input);
+    expect(result.written).toBe(true);
+    expect(s3).toHaveReceivedCommandTimes(PutObjectCommand, 1);
+    expect(s3.commandCalls(PutObjectCommand)[0]?.args[0].input).toMatchObject({ Key: key, Body: zip });
+  });
+
+  it('rewrites a stored object that has no body', async () => {
+    s3.on(GetObjectCommand).resolves({});
+    await expect(storeBundle({ s3: new S3Client({}) }, input)).resolves.toMatchObject({ written: true });
+    expect(s3).toHaveReceivedCommandTimes(PutObjectCommand, 1);
+  });
+
   it('lets other S3 errors through', async () => {
-    s3.on(HeadObjectCommand).rejects(Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }));
+    s3.on(GetObjectCommand).rejects(Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }));
     await expect(storeBundle({ s3: new S3Client({}) }, input)).rejects.toThrow('Access Denied');
     expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
   });

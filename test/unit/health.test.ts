@@ -60,8 +60,33 @@ describe('classifyHealth', () => {
     expect(classifyHealth(snapshot({ health: 'Red' }), policy, deployment, during).verdict).toBe('failed');
   });
 
-  it('fails when EB is Ready again on another version (success reported after a failed deploy)', () => {
+  it('fails when EB is Ready again on the previous version (success reported after a failed deploy)', () => {
     expect(classifyHealth(snapshot({ versionLabel: 'v1-aaa' }), policy, deployment, during).verdict).toBe('failed');
+  });
+
+  it('is replaced when the environment settled on a third version, even after the deadline', () => {
+    expect(classifyHealth(snapshot({ versionLabel: 'v3-ccc' }), policy, deployment, during).verdict).toBe('replaced');
+    expect(classifyHealth(snapshot({ versionLabel: 'v3-ccc', health: 'Red' }), policy, deployment, after).verdict).toBe('replaced');
+  });
+
+  it('leaves judging a third version to its own deployment even with ERROR events of our request', () => {
+    const report = classifyHealth(snapshot({ versionLabel: 'v3-ccc', errorEvents: ['Failed to deploy application.'] }), policy, deployment, during);
+    expect(report).toMatchObject({ verdict: 'replaced', versionLabel: 'v3-ccc', causes: ['Failed to deploy application.'] });
+  });
+
+  it('is replaced by any version when nothing ran before ours', () => {
+    expect(classifyHealth(snapshot({ versionLabel: 'v3-ccc' }), policy, { ...deployment, previousVersionLabel: null }, during).verdict).toBe('replaced');
+  });
+
+  it('keeps waiting while a third version is still being deployed', () => {
+    expect(classifyHealth(snapshot({ status: 'Updating', versionLabel: 'v3-ccc' }), policy, deployment, during).verdict).toBe('inProgress');
+    expect(classifyHealth(snapshot({ versionLabel: 'v3-ccc', abortableOperationInProgress: true }), policy, deployment, during).verdict).toBe('inProgress');
+  });
+
+  it('fails a rollback that settled back on the version it replaced, not replaced', () => {
+    const rollback: StageDeployment = { ...deployment, versionLabel: 'v1-aaa', previousVersionLabel: 'v2-bbb' };
+    expect(classifyHealth(snapshot({ versionLabel: 'v2-bbb' }), policy, rollback, during).verdict).toBe('failed');
+    expect(classifyHealth(snapshot({ versionLabel: 'v1-aaa' }), policy, rollback, during).verdict).toBe('healthy');
   });
 
   it('times out after the deadline when not healthy', () => {
@@ -127,13 +152,24 @@ describe('checkHealth', () => {
     await expect(checkHealth(clients, { deployment, policy, now: during })).rejects.toThrow('Environment is terminated.');
   });
 
-  it('does not filter events by request when the version was already deployed', async () => {
+  it.each([
+    ['the version was already deployed', 'already-deployed'],
+    ['a retry resumed an update whose request id was lost', 'unknown'],
+  ])('does not filter events by request when %s', async (_, requestId) => {
     environment({ Status: 'Ready', Health: 'Green', VersionLabel: 'v2-bbb' });
     eb.on(DescribeEnvironmentHealthCommand).resolves({ HealthStatus: 'Ok', Causes: [] });
     eb.on(DescribeEventsCommand).resolves({ Events: [] });
-    await checkHealth(clients, { deployment: { ...deployment, requestId: 'already-deployed' }, policy, now: during });
+    await checkHealth(clients, { deployment: { ...deployment, requestId }, policy, now: during });
     const call = eb.commandCalls(DescribeEventsCommand)[0];
     expect(call?.args[0].input).not.toHaveProperty('RequestId');
+    expect(call?.args[0].input).toMatchObject({ EnvironmentName: 'api-dev', Severity: 'ERROR', StartTime: new Date(deployment.startedAt) });
+  });
+
+  it('reports replaced when the environment settled on a version deployed after ours', async () => {
+    environment({ Status: 'Ready', Health: 'Green', VersionLabel: 'v3-ccc' });
+    eb.on(DescribeEnvironmentHealthCommand).resolves({ HealthStatus: 'Ok', Causes: [] });
+    eb.on(DescribeEventsCommand).resolves({ Events: [] });
+    await expect(checkHealth(clients, { deployment, policy, now: during })).resolves.toMatchObject({ verdict: 'replaced', versionLabel: 'v3-ccc' });
   });
 });
 
@@ -150,5 +186,24 @@ describe('failureMessage', () => {
   it('says when the deployment timed out', () => {
     const report = classifyHealth(snapshot({ health: 'Yellow' }), policy, deployment, after);
     expect(failureMessage(report, deployment)).toMatch(/did not become healthy by 2025-03-01T12:10:00.000Z.*no error events/);
+  });
+
+  it('names the version the environment runs when it is not ours', () => {
+    const report = classifyHealth(snapshot({ versionLabel: 'v1-aaa', healthStatus: null }), policy, deployment, during);
+    expect(failureMessage(report, deployment)).toContain('health Green, it runs v1-aaa.');
+  });
+
+  it('says the deployment could not be verified when checking its health kept failing', () => {
+    const message = failureMessage({ Error: 'AccessDeniedException', Cause: 'not authorized to perform elasticbeanstalk:DescribeEnvironments' }, deployment);
+    expect(message).toBe(
+      'Deployment of version v2-bbb to environment api-dev (application api) could not be verified: checking its health kept failing (AccessDeniedException: not authorized to perform elasticbeanstalk:DescribeEnvironments).',
+    );
+  });
+
+  it('keeps a health check error without a cause to its name, and a long cause to 300 characters', () => {
+    expect(failureMessage({ Error: 'States.Timeout' }, deployment)).toMatch(/checking its health kept failing \(States\.Timeout\)\.$/);
+    const message = failureMessage({ Error: 'Lambda.Unknown', Cause: 'x'.repeat(1000) }, deployment);
+    expect(message).toContain(`(Lambda.Unknown: ${'x'.repeat(300)}).`);
+    expect(message).not.toContain('x'.repeat(301));
   });
 });

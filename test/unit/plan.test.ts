@@ -1,14 +1,10 @@
 import 'aws-sdk-client-mock-vitest/extend';
 import { DescribeImagesCommand, DescribeRepositoriesCommand, ECRClient, ImageNotFoundException, RepositoryNotFoundException } from '@aws-sdk/client-ecr';
-import { DescribeApplicationVersionsCommand, DescribeEnvironmentsCommand, ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { zipBundle } from '../../shared/bundle/zip.ts';
 import { parseConfig } from '../../shared/config/load.ts';
-import type { VerifiedImage } from '../../shared/contracts.ts';
-import { BundleRenderError, ImageNotFoundError, TagPolicyViolationError, UnknownRepositoryError } from '../../shared/errors.ts';
-import { otherImagesForBundle, resolvePlan } from '../../shared/plan.ts';
+import { ImageNotFoundError, TagPolicyViolationError, UnknownRepositoryError } from '../../shared/errors.ts';
+import { resolvePlan, verifyImagesExist } from '../../shared/plan.ts';
 
 const config = parseConfig(`
 applications:
@@ -35,14 +31,10 @@ const hex = (c: string) => `sha256:${c.repeat(64)}`;
 const pushedAt = new Date('2025-03-01T10:00:00Z');
 
 const ecr = mockClient(ECRClient);
-const eb = mockClient(ElasticBeanstalkClient);
-const s3 = mockClient(S3Client);
-const clients = { ecr: new ECRClient({}), eb: new ElasticBeanstalkClient({}), s3: new S3Client({}) };
+const clients = { ecr: new ECRClient({}) };
 
 beforeEach(() => {
   ecr.reset();
-  eb.reset();
-  s3.reset();
 });
 
 describe('resolvePlan', () => {
@@ -86,56 +78,22 @@ describe('resolvePlan', () => {
   });
 });
 
-describe('otherImagesForBundle', () => {
-  const pushed: VerifiedImage = {
-    repository: 'shop-client',
-    tag: 'v2',
-    digest: hex('c'),
-    repositoryUri: `${registry}/shop-client`,
-    reference: `${registry}/shop-client@${hex('c')}`,
-    pushedAt: pushedAt.toISOString(),
-  };
-  const app = config.applications.shop!;
-  const bundleOf = (images: Record<string, string>) =>
-    zipBundle({
-      'Dockerrun.aws.json': new TextEncoder().encode(
-        JSON.stringify({ AWSEBDockerrunVersion: 2, containerDefinitions: Object.entries(images).map(([name, image]) => ({ name, image })) }),
-      ),
-    });
+describe('verifyImagesExist', () => {
+  const images = { api: `${registry}/api@${hex('a')}`, worker: `${registry}/worker@${hex('b')}` };
 
-  beforeEach(() => {
-    ecr.on(DescribeRepositoriesCommand).resolves({
-      repositories: ['shop-server', 'shop-worker'].map((name) => ({ repositoryName: name, repositoryUri: `${registry}/${name}` })),
-    });
+  it('answers when ECR says each pinned digest was pushed', async () => {
+    ecr.on(DescribeImagesCommand, { repositoryName: 'api' }).resolves({ imageDetails: [{ imageDigest: hex('a'), imagePushedAt: pushedAt }] });
+    ecr.on(DescribeImagesCommand, { repositoryName: 'worker' }).resolves({ imageDetails: [{ imageDigest: hex('b') }] });
+    await expect(verifyImagesExist(clients.ecr, images)).resolves.toEqual({ api: '2025-03-01T10:00:00.000Z', worker: '1970-01-01T00:00:00.000Z' });
+    expect(ecr).toHaveReceivedCommandWith(DescribeImagesCommand, { repositoryName: 'worker', imageIds: [{ imageDigest: hex('b') }] });
   });
 
-  it('returns nothing and calls nothing for a single-image application', async () => {
-    const result = await otherImagesForBundle(clients, { application: 'api', app: config.applications.api!, pushed: { ...pushed, repository: 'api' }, firstEnvironment: 'api-dev' });
-    expect(result).toEqual({});
-    expect(ecr).not.toHaveReceivedCommand(DescribeRepositoriesCommand);
-  });
-
-  it('keeps what runs on the first stage and takes the newest ECR image for a repository never deployed', async () => {
-    eb.on(DescribeEnvironmentsCommand).resolves({ Environments: [{ EnvironmentName: 'shop-dev', Status: 'Ready', VersionLabel: 'v1-abc' }] });
-    eb.on(DescribeApplicationVersionsCommand).resolves({ ApplicationVersions: [{ VersionLabel: 'v1-abc', SourceBundle: { S3Bucket: 'b', S3Key: 'k.zip' } }] });
-    const deployedBundle = bundleOf({ client: `${registry}/shop-client@${hex('1')}`, server: `${registry}/shop-server@${hex('2')}` });
-    s3.on(GetObjectCommand, { Bucket: 'b', Key: 'k.zip' }).resolves({ Body: { transformToByteArray: async () => deployedBundle } as never });
-    ecr.on(DescribeImagesCommand, { repositoryName: 'shop-worker' }).resolves({
-      imageDetails: [
-        { imageDigest: hex('3'), imagePushedAt: new Date('2025-01-01T00:00:00Z') },
-        { imageDigest: hex('4'), imagePushedAt: new Date('2025-02-01T00:00:00Z') },
-        { imageDigest: hex('5'), imagePushedAt: new Date('2024-12-01T00:00:00Z'), imageTags: ['v9'] },
-      ],
-    });
-    const result = await otherImagesForBundle(clients, { application: 'shop', app, pushed, firstEnvironment: 'shop-dev' });
-    expect(result).toEqual({ 'shop-server': `${registry}/shop-server@${hex('2')}`, 'shop-worker': `${registry}/shop-worker@${hex('4')}` });
-  });
-
-  it('asks to push an image first when a repository is empty and nothing is deployed', async () => {
-    eb.on(DescribeEnvironmentsCommand).resolves({ Environments: [] });
-    ecr.on(DescribeImagesCommand).resolves({ imageDetails: [] });
-    const error = await otherImagesForBundle(clients, { application: 'shop', app, pushed, firstEnvironment: 'shop-dev' }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(BundleRenderError);
-    expect((error as Error).message).toContain('push an image to shop-server first');
+  it.each([
+    ['ECR answers with another digest', () => ecr.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: hex('f') }] })],
+    ['the image was deleted', () => ecr.on(DescribeImagesCommand).rejects(new ImageNotFoundException({ message: 'not found', $metadata: {} }))],
+    ['the repository was deleted', () => ecr.on(DescribeImagesCommand).rejects(new RepositoryNotFoundException({ message: 'not found', $metadata: {} }))],
+  ])('refuses a release whose image is gone when %s', async (_, arrange) => {
+    arrange();
+    await expect(verifyImagesExist(clients.ecr, images)).rejects.toThrow(ImageNotFoundError);
   });
 });
