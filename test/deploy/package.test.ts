@@ -193,10 +193,12 @@ const expectedActions: Record<string, string[]> = {
     's3:GetObjectVersion',
   ],
   checkVersion: ['elasticbeanstalk:DescribeApplicationVersions', 'elasticbeanstalk:DescribeEvents'],
-  deployStage: ['elasticbeanstalk:DescribeApplicationVersions', 'elasticbeanstalk:DescribeEnvironments', 'elasticbeanstalk:UpdateEnvironment', ...beanstalkAsCaller],
+  acquireEnvironment: ['s3:GetObject', 's3:PutObject', 's3:ListBucket'],
+  releaseEnvironment: ['s3:GetObject', 's3:PutObject', 's3:ListBucket'],
+  deployStage: ['ecr:DescribeImages', 'elasticbeanstalk:DescribeEnvironments', 'elasticbeanstalk:UpdateEnvironment', 's3:GetObject', 's3:PutObject', 's3:ListBucket', ...beanstalkAsCaller],
   checkHealth: ['elasticbeanstalk:DescribeEnvironmentHealth', 'elasticbeanstalk:DescribeEnvironments', 'elasticbeanstalk:DescribeEvents'],
-  rollBack: ['elasticbeanstalk:DescribeEnvironments', 'elasticbeanstalk:UpdateEnvironment', ...beanstalkAsCaller],
-  recordAudit: ['s3:PutObject'],
+  rollBack: ['elasticbeanstalk:AbortEnvironmentUpdate', 'elasticbeanstalk:DescribeEnvironments', 'elasticbeanstalk:UpdateEnvironment', 's3:GetObject', 's3:PutObject', 's3:ListBucket', ...beanstalkAsCaller],
+  recordAudit: ['s3:PutObject', 's3:GetObject', 's3:ListBucket'],
   reconcile: ['ecr:DescribeImages', 'states:DescribeExecution', 'states:StartExecution'],
 };
 
@@ -402,7 +404,13 @@ describe('serverless package', () => {
     expect(resourcesOf('OnImagePushedRole', 'StartDeployments')).toEqual(['<DeployPipeline>']);
     expect(resourcesOf('ResolvePlanRole', 'VerifyPushedImage')).toEqual(configuredRepositories.map((r) => arn('ecr', `repository/${r}`)));
     expect(resourcesOf('RecordAuditRole', 'WriteAuditRecords')).toEqual(['<AuditBucket.Arn>/deployments/*']);
-    expect(resourcesOf('RenderBundleRole', 'StoreBundles')).toEqual(['<BundleBucket.Arn>/bundles/*']);
+    expect(resourcesOf('RenderBundleRole', 'StoreBundles')).toEqual(['<BundleBucket.Arn>/bundles/*', '<BundleBucket.Arn>/releases/*']);
+    // The environment ledgers (leases, claims) are reachable only by the steps that serialise deployments.
+    expect(resourcesOf('AcquireEnvironmentRole', 'EnvironmentLedger')).toEqual(['<BundleBucket.Arn>/environments/*']);
+    expect(resourcesOf('ReleaseEnvironmentRole', 'EnvironmentLedger')).toEqual(['<BundleBucket.Arn>/environments/*']);
+    expect(resourcesOf('DeployStageRole', 'LedgerAndBundleBytes')).toEqual(['<BundleBucket.Arn>/environments/*']);
+    expect(resourcesOf('RollBackRole', 'Ledger')).toEqual(['<BundleBucket.Arn>/environments/*']);
+    expect(resourcesOf('RecordAuditRole', 'ReadTheRelease')).toEqual(['<BundleBucket.Arn>/releases/*']);
     const applications = Object.keys(configured.applications).sort();
     const environments = Object.entries<Json>(configured.applications).flatMap(([app, spec]) => spec.stages.map((s: Json) => arn('elasticbeanstalk', `environment/${app}/${s.environment}`)));
     expect(resourcesOf('DeployStageRole', 'DeployToConfiguredEnvironments')).toEqual([
@@ -496,6 +504,17 @@ describe('serverless package', () => {
     expect(resourcesOf('FindHandledPushes')).toEqual([`arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:greenlight-${stage}-deploy-pipeline:*`]);
     expect(main.resources.DeployPipeline.Properties.StateMachineName).toBe(`greenlight-${stage}-deploy-pipeline`);
     expect(resourcesOf('StartMissedPushes')).toEqual(['<DeployPipeline>']);
+  });
+
+  it('alarms when an audit record could not be written and when a deployment ended unverified', () => {
+    const audit = main.resources.AuditWriteFailedAlarm.Properties;
+    expect(audit).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Errors', Threshold: 1, AlarmActions: [{ Ref: 'NotificationTopic' }] });
+    expect(audit.Dimensions).toEqual([{ Name: 'FunctionName', Value: { Ref: 'RecordAuditLambdaFunction' } }]);
+    const filter = main.resources.UnverifiedDeploymentMetric.Properties;
+    expect(filter.LogGroupName).toEqual({ Ref: 'RecordAuditLogGroup' });
+    expect(filter.FilterPattern).toBe('{ $.outcome = "unverified" }');
+    const metric = filter.MetricTransformations[0];
+    expect(main.resources.UnverifiedDeploymentAlarm.Properties).toMatchObject({ Namespace: metric.MetricNamespace, MetricName: metric.MetricName, AlarmActions: [{ Ref: 'NotificationTopic' }] });
   });
 
   it('applies the install settings to log retention', () => {
