@@ -70,12 +70,9 @@ export function leaseSecondsFor(healthTimeoutSeconds: number): number {
   return 2 * healthTimeoutSeconds + 900;
 }
 
-function lostEnvironment(environment: string, versionLabel: string, holder: string | null): SupersededError {
-  const who = holder ? `execution ${holder}` : 'no execution (the lease expired)';
-  return new SupersededError(
-    `${environment} is now held by ${who}, for a newer push: ${versionLabel} is not deployed there, so nothing goes backwards`,
-    { environment, versionLabel, holder },
-  );
+function lostEnvironment(environment: string, versionLabel: string, holder: string | null, reason?: string): SupersededError {
+  const why = reason ?? (holder ? `execution ${holder} holds it now` : 'our lease ran out');
+  return new SupersededError(`${versionLabel} is not deployed to ${environment}: ${why}; nothing goes backwards`, { environment, versionLabel, holder });
 }
 
 function isReadyOn(env: EnvironmentDescription, versionLabel: string | undefined): boolean {
@@ -138,7 +135,7 @@ export async function deployRelease(
       leaseSeconds: leaseSecondsFor(input.healthTimeoutSeconds),
       now,
     });
-    if (permission.kind === 'lost') throw lostEnvironment(environment, versionLabel, permission.holder);
+    if (permission.kind === 'lost') throw lostEnvironment(environment, versionLabel, permission.holder, permission.reason);
     if (permission.kind === 'resume') pending = permission.update;
   }
   if (pending) {
@@ -193,10 +190,8 @@ export async function rollBack(
     leaseSeconds: leaseSecondsFor(seconds),
     now,
   });
-  if (permission.kind === 'lost') throw lostEnvironment(environment, deployment.versionLabel, permission.holder);
-  if (permission.kind === 'resume' && env.VersionLabel === previous) {
-    return { ...base, requestId: 'unknown', ...window(new Date(permission.update.startedAt), seconds) };
-  }
+  if (permission.kind === 'lost') throw lostEnvironment(environment, deployment.versionLabel, permission.holder, permission.reason);
+  // 'resume' here means the rollback was recorded but never reached EB (it would be Updating or on `previous` by now).
   const requestId = await update(eb, application, environment, previous, env.Status);
   return { ...base, requestId, ...window(now, seconds) };
 }

@@ -30,7 +30,7 @@ export function classifyHealth(snapshot: EnvironmentSnapshot, policy: HealthPoli
   const ours = snapshot.versionLabel === deployment.versionLabel;
   // Settled on a third version: somebody else deployed it after ours; judging it is not ours to do.
   const replaced = settled && !ours && snapshot.versionLabel !== deployment.previousVersionLabel;
-  const healthy = ready && ours && (policy.accept as string[]).includes(snapshot.health);
+  const healthy = settled && ours && (policy.accept as string[]).includes(snapshot.health);
   const failed = snapshot.errorEvents.length > 0 || (ready && ours && snapshot.health === 'Red') || (settled && !ours);
   const timedOut = now.getTime() > Date.parse(deployment.deadline);
   const verdict = replaced ? 'replaced' : failed ? 'failed' : healthy ? 'healthy' : timedOut ? 'timedOut' : 'inProgress';

@@ -60,7 +60,7 @@ export async function acquireEnvironment(
 ): Promise<Acquisition> {
   const now = input.now ?? new Date();
   const { image, execution } = input;
-  return changeLedger(s3, input, (ledger) => {
+  return changeLedger<Acquisition>(s3, input, (ledger) => {
     const newer = newerClaim(ledger, image);
     if (newer) throw superseded(input, image, newer);
     const failure = ledger.failed.find((failed) => failed.repository === image.repository && failed.digest === image.digest);
@@ -77,11 +77,18 @@ export async function acquireEnvironment(
       changed = true;
     }
     const lease = ledger.lease;
-    if (lease && (lease.holder === execution || isLive(lease, now))) {
-      const status = lease.holder === execution ? 'acquired' : 'waiting';
-      return { next: changed ? ledger : null, result: { status, environment: input.environment, holder: lease.holder, expiresAt: lease.expiresAt } };
-    }
     const expiresAt = new Date(now.getTime() + input.leaseSeconds * 1000).toISOString();
+    if (lease?.holder === execution) {
+      // Ours already (a retried step): keep any pending update, and the lease from running out under us.
+      if (!isLive(lease, now)) {
+        lease.expiresAt = expiresAt;
+        changed = true;
+      }
+      return { next: changed ? ledger : null, result: { status: 'acquired', environment: input.environment, holder: execution, expiresAt: lease.expiresAt } };
+    }
+    if (lease && isLive(lease, now)) {
+      return { next: changed ? ledger : null, result: { status: 'waiting', environment: input.environment, holder: lease.holder, expiresAt: lease.expiresAt } };
+    }
     ledger.lease = { holder: execution, acquiredAt: now.toISOString(), expiresAt, update: null };
     return { next: ledger, result: { status: 'acquired', environment: input.environment, holder: execution, expiresAt } };
   });
@@ -91,7 +98,7 @@ export async function acquireEnvironment(
 export type UpdatePermission =
   | { kind: 'update' }
   | { kind: 'resume'; update: PendingUpdate }
-  | { kind: 'lost'; holder: string | null };
+  | { kind: 'lost'; holder: string | null; reason: string };
 
 /**
  * Records, before UpdateEnvironment, that the holder is about to call it (and extends the lease to
@@ -108,7 +115,10 @@ export async function recordPendingUpdate(
   const now = input.now ?? new Date();
   return changeLedger<UpdatePermission>(s3, input, (ledger) => {
     const lease = ledger.lease;
-    if (!lease || lease.holder !== input.execution) return { next: null, result: { kind: 'lost', holder: lease?.holder ?? null } };
+    if (!lease || lease.holder !== input.execution) {
+      const reason = lease ? `execution ${lease.holder} holds it now (ours ran out)` : 'nobody holds it: ours ran out';
+      return { next: null, result: { kind: 'lost', holder: lease?.holder ?? null, reason } };
+    }
     if (lease.update && lease.update.kind === input.update.kind && lease.update.versionLabel === input.update.versionLabel) {
       return { next: null, result: { kind: 'resume', update: lease.update } };
     }
@@ -117,16 +127,25 @@ export async function recordPendingUpdate(
       const carried = ledger.carried[image.repository];
       return carried && carried.digest !== image.digest && isNewerPush(carried, image) ? carried : undefined;
     };
-    const newer = (input.pushed ? newerClaim(ledger, input.pushed) : undefined) ?? images.map(carriedNewer).find((claim) => claim !== undefined);
-    if (newer) {
+    const newerPush = input.pushed ? newerClaim(ledger, input.pushed) : undefined;
+    const newerCarried = images.map(carriedNewer).find((claim) => claim !== undefined);
+    if (newerPush || newerCarried) {
       ledger.lease = null;
-      return { next: ledger, result: { kind: 'lost', holder: newer.execution } };
+      const reason = newerPush
+        ? `a newer push of ${newerPush.repository} (${newerPush.tag}, execution ${newerPush.execution}) arrived before our update`
+        : `an earlier update (execution ${newerCarried?.execution}) already carried a newer ${newerCarried?.repository} than this release has`;
+      return { next: ledger, result: { kind: 'lost', holder: (newerPush ?? newerCarried)?.execution ?? null, reason } };
     }
+    const carriedBefore: Record<string, Claim | null> = {};
     for (const image of images) {
       const current = ledger.carried[image.repository];
-      if (!current || (current.digest !== image.digest && isNewerPush(image, current))) ledger.carried[image.repository] = { ...image, execution: input.execution };
+      if (!current || (current.digest !== image.digest && isNewerPush(image, current))) {
+        carriedBefore[image.repository] = current ?? null;
+        ledger.carried[image.repository] = { ...image, execution: input.execution };
+      }
     }
-    lease.update = input.update;
+    // A rollback carries nothing new: it keeps what the failed deploy replaced, to put back on release.
+    lease.update = { ...input.update, carriedBefore: images.length > 0 ? carriedBefore : (lease.update?.carriedBefore ?? {}) };
     lease.expiresAt = new Date(now.getTime() + input.leaseSeconds * 1000).toISOString();
     return { next: ledger, result: { kind: 'update' } };
   });
@@ -154,9 +173,18 @@ export async function releaseEnvironment(
   const at = (input.now ?? new Date()).toISOString();
   return changeLedger<{ released: boolean; environment: string }>(s3, input, (ledger) => {
     if (ledger.lease?.holder !== input.execution) return { next: null, result: { released: false, environment: input.environment } };
+    const carriedBefore = ledger.lease.update?.carriedBefore;
     ledger.lease = null;
     if (input.outcome === 'deployed') ledger.deployed = { ...input.release, execution: input.execution, at };
-    if (input.outcome === 'rolled-back') ledger.failed.push({ ...input.failedImage, execution: input.execution, at });
+    if (input.outcome === 'rolled-back') {
+      ledger.failed.push({ ...input.failedImage, execution: input.execution, at });
+      // The images our failed update carried do not run: the floor goes back to what it was before it.
+      for (const [repository, before] of Object.entries(carriedBefore ?? {})) {
+        if (ledger.carried[repository]?.execution !== input.execution) continue;
+        if (before) ledger.carried[repository] = before;
+        else delete ledger.carried[repository];
+      }
+    }
     return { next: ledger, result: { released: true, environment: input.environment } };
   });
 }
@@ -172,13 +200,16 @@ export async function abandonEnvironments(
   const released: string[] = [];
   const unverified: Array<{ environment: string; update: PendingUpdate }> = [];
   for (const environment of input.environments) {
-    await changeLedger(s3, { ...input, environment }, (ledger) => {
-      if (ledger.lease?.holder !== input.execution) return { next: null, result: undefined };
-      if (ledger.lease.update) unverified.push({ environment, update: ledger.lease.update });
-      released.push(environment);
+    // Decided anew after a lost race, so only the winning decision counts.
+    const outcome = await changeLedger<{ update: PendingUpdate | null } | null>(s3, { ...input, environment }, (ledger) => {
+      if (ledger.lease?.holder !== input.execution) return { next: null, result: null };
+      const update = ledger.lease.update;
       ledger.lease = null;
-      return { next: ledger, result: undefined };
+      return { next: ledger, result: { update } };
     });
+    if (!outcome) continue;
+    released.push(environment);
+    if (outcome.update) unverified.push({ environment, update: outcome.update });
   }
   return { released, unverified };
 }

@@ -26,6 +26,8 @@ export const PendingUpdate = z.object({
   versionLabel: z.string(),
   previousVersionLabel: z.string().nullable(),
   startedAt: z.string(),
+  /** The carried images this update replaced, put back if it is rolled back (a failed image is no floor). */
+  carriedBefore: z.record(z.string(), Claim.nullable()).optional(),
 });
 export type PendingUpdate = z.infer<typeof PendingUpdate>;
 

@@ -217,10 +217,17 @@ describe('recordPendingUpdate', () => {
     recordPendingUpdate(clients, { ...target, execution: 'exec-b', pushed: newer, images: [newer], update, leaseSeconds: 2100, now, ...over });
   const worker: PushedImage = { repository: 'shop-worker', digest: hex('5'), tag: '(in v2-x)', pushedAt: '2025-03-01T09:00:00.000Z' };
 
+  it('records the carried images it replaced, to put them back after a rollback', async () => {
+    const carried = { ...older, execution: 'exec-a' };
+    storeLedger(ledger({ lease: liveLease('exec-b'), carried: { 'shop-server': carried } }));
+    await recordPendingUpdate(clients, { ...target, execution: 'exec-b', images: [newer], update: { kind: 'deploy', versionLabel: 'v2-x', previousVersionLabel: 'v1-x', startedAt: iso(0) }, leaseSeconds: 60, now });
+    expect(written().lease?.update?.carriedBefore).toEqual({ 'shop-server': carried });
+  });
+
   it('writes the intent and extends the lease for the holder', async () => {
     storeLedger(ledger({ claims: { 'shop-server': { ...newer, execution: 'exec-b' } }, lease: liveLease('exec-b') }));
     await expect(record()).resolves.toEqual({ kind: 'update' });
-    expect(written().lease).toEqual({ ...liveLease('exec-b'), expiresAt: iso(2100), update });
+    expect(written().lease).toMatchObject({ ...liveLease('exec-b'), expiresAt: iso(2100), update });
   });
 
   it('raises the carried floor to every image of the release', async () => {
@@ -239,7 +246,7 @@ describe('recordPendingUpdate', () => {
   it('frees the lease and says lost when a container of the release is older than one already carried here', async () => {
     const carried = { ...worker, digest: hex('6'), tag: 'w6', pushedAt: '2025-03-01T10:00:00.000Z', execution: 'exec-w' };
     storeLedger(ledger({ lease: liveLease('exec-b'), carried: { 'shop-worker': carried } }));
-    await expect(record({ images: [newer, worker] })).resolves.toEqual({ kind: 'lost', holder: 'exec-w' });
+    await expect(record({ images: [newer, worker] })).resolves.toMatchObject({ kind: 'lost', holder: 'exec-w' });
     expect(written()).toMatchObject({ lease: null, carried: { 'shop-worker': carried } });
   });
 
@@ -259,7 +266,7 @@ describe('recordPendingUpdate', () => {
     storeLedger(ledger({ lease: liveLease('exec-b', update) }));
     const rollback: PendingUpdate = { kind: 'rollback', versionLabel: 'v1-x', previousVersionLabel: 'v2-x', startedAt: now.toISOString() };
     await expect(record({ update: rollback, pushed: undefined, images: undefined })).resolves.toEqual({ kind: 'update' });
-    expect(written().lease?.update).toEqual(rollback);
+    expect(written().lease?.update).toMatchObject(rollback);
   });
 
   it('never stops a rollback for newer claims or carried images', async () => {
@@ -272,13 +279,13 @@ describe('recordPendingUpdate', () => {
 
   it('says lost, without writing, to an execution that no longer holds the lease', async () => {
     storeLedger(ledger({ lease: liveLease('exec-c') }));
-    await expect(record()).resolves.toEqual({ kind: 'lost', holder: 'exec-c' });
+    await expect(record()).resolves.toMatchObject({ kind: 'lost', holder: 'exec-c' });
     expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
   });
 
   it('frees the lease and says lost to the newer claim of the same repository', async () => {
     storeLedger(ledger({ claims: { 'shop-server': { ...newer, execution: 'exec-b' } }, lease: liveLease('exec-a') }));
-    await expect(record({ pushed: older, images: [older], execution: 'exec-a' })).resolves.toEqual({ kind: 'lost', holder: 'exec-b' });
+    await expect(record({ pushed: older, images: [older], execution: 'exec-a' })).resolves.toMatchObject({ kind: 'lost', holder: 'exec-b' });
     expect(written().lease).toBeNull();
   });
 });
@@ -308,6 +315,15 @@ describe('releaseEnvironment', () => {
     const failedImage = { repository: 'shop-server', digest: newer.digest };
     await expect(releaseEnvironment(clients, { ...target, execution: 'exec-b', now, outcome: 'rolled-back', failedImage })).resolves.toMatchObject({ released: true });
     expect(written()).toMatchObject({ lease: null, deployed: previouslyDeployed, failed: [{ ...failedImage, execution: 'exec-b', at: now.toISOString() }] });
+  });
+
+  it('puts the carried floor back after a rollback, so a failed image never blocks the other containers', async () => {
+    const before = { ...older, execution: 'exec-a' };
+    const worker = { repository: 'shop-worker', digest: hex('w'), tag: 'v1', pushedAt: older.pushedAt };
+    const pending: PendingUpdate = { kind: 'rollback', versionLabel: 'v1-x', previousVersionLabel: 'v2-x', startedAt: iso(-30), carriedBefore: { 'shop-server': before, 'shop-worker': null } };
+    storeLedger(ledger({ lease: liveLease('exec-b', pending), carried: { 'shop-server': { ...newer, execution: 'exec-b' }, 'shop-worker': { ...worker, execution: 'exec-b' } } }));
+    await releaseEnvironment(clients, { ...target, execution: 'exec-b', now, outcome: 'rolled-back', failedImage: { repository: 'shop-server', digest: newer.digest } });
+    expect(written().carried).toEqual({ 'shop-server': before });
   });
 
   it('keeps the newest 50 failed images', async () => {
@@ -347,6 +363,16 @@ describe('abandonEnvironments', () => {
     expect(s3).toHaveReceivedNthCommandWith(PutObjectCommand, 2, { Key: ledgerKey('shop', 'shop-staging') });
     expect(written(0).lease).toBeNull();
     expect(written(1).lease).toBeNull();
+  });
+
+  it('reports an environment once, from the write that won, when its first write lost a race', async () => {
+    const pending: PendingUpdate = { kind: 'deploy', versionLabel: 'v2-x', previousVersionLabel: 'v1-x', startedAt: iso(-300) };
+    s3.on(GetObjectCommand).resolves(stored(ledger({ lease: liveLease('exec-b', pending) })));
+    s3.on(PutObjectCommand).rejectsOnce(lostRace()).resolves({});
+    await expect(abandonEnvironments(clients, { bucket, application: 'shop', environments: ['shop-dev'], execution: 'exec-b' })).resolves.toEqual({
+      released: ['shop-dev'],
+      unverified: [{ environment: 'shop-dev', update: pending }],
+    });
   });
 
   it('releases nothing where no ledger exists', async () => {
