@@ -16,7 +16,11 @@ function detailOf(name: string, output: unknown): string {
   if (name === 'Resolve Plan') return `${o.plan?.application} → ${(o.plan?.stages ?? []).map((s: any) => s.environment).join(', ')}`;
   if (name === 'Prepare Release') return `${o.bundle?.versionLabel} s3://${o.bundle?.bucket}/${o.bundle?.key}${o.bundle?.written === false ? ' (already stored)' : ''}`;
   if (name === 'Create Version' || name === 'Check Version') return `${o.version?.versionLabel}: ${o.version?.status}`;
-  if (name === 'Deploy') return `${o.deployment?.environment}: ${o.deployment?.previousVersionLabel ?? '(none)'} → ${o.deployment?.versionLabel}`;
+  if (name === 'Acquire Environment') return o.lease?.status === 'acquired' ? `${o.lease.environment}: ours until ${o.lease.expiresAt}` : `${o.lease?.environment}: ${o.lease?.holder} deploys there now, waiting`;
+  if (name === 'Deploy') {
+    const d = o.deployment;
+    return d?.requestId === 'already-deployed' ? `${d.environment}: already runs these bytes (${d.versionLabel})` : `${d?.environment}: ${d?.previousVersionLabel ?? '(none)'} → ${d?.versionLabel}`;
+  }
   if (name === 'Check Health' || name === 'Check Rollback Health') {
     const h = name === 'Check Health' ? o.health : o.rollbackHealth;
     const colour = h?.verdict === 'healthy' ? green : h?.verdict === 'inProgress' ? yellow : red;

@@ -40,7 +40,7 @@ async function executionFor({ sfn }: Clients, stack: GreenlightLocal, known: Set
 function summary(result: WatchedExecution): void {
   const state = result.output ?? {};
   const plan = state.plan ?? {};
-  const bundle = state.bundle ?? {};
+  const bundle = (state.stages ?? []).find((s: any) => s.release)?.release ?? {};
   console.log(`\n${green(bold('Deployed'))} in ${seconds(result.durationMs)}`);
   const rows: Array<[string, string]> = [
     ['application', plan.application],
@@ -104,7 +104,7 @@ export async function demoCommand(options: { scenario: Scenario; config: string;
     const result = await deployOnce(clients, stack, known, 'shop-server', 'v1.4.0');
     if (result.status === 'SUCCEEDED') {
       console.log(`\n${bold('Containers in the deployed bundle')} (pinned by digest):`);
-      for (const [repository, reference] of Object.entries(result.output?.bundle?.images ?? {})) console.log(`  ${repository.padEnd(12)} ${dim(String(reference))}`);
+      for (const [repository, reference] of Object.entries((result.output?.stages ?? []).find((s: any) => s.release)?.release?.images ?? {})) console.log(`  ${repository.padEnd(12)} ${dim(String(reference))}`);
     }
     return report(result);
   } finally {
