@@ -1,7 +1,9 @@
+import { execFile, spawnSync } from 'node:child_process';
 import { DescribeApplicationVersionsCommand } from '@aws-sdk/client-elastic-beanstalk';
 import { BatchDeleteImageCommand } from '@aws-sdk/client-ecr';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sampleManifest } from '../../local/services/ecr.ts';
 import { readBundle } from '../../shared/bundle/zip.ts';
 import { type Finished, type Pipeline, digestOfSample, startPipeline, statesEntered } from './harness.ts';
 
@@ -230,6 +232,33 @@ describe('one digest, one deployment per environment', () => {
     expect(retag.description.status).toBe('SUCCEEDED');
     expect(endedAs(retag)).toBe('superseded');
     expect(pipeline.stack.aws.eb.environment('hello-api-dev')?.VersionLabel).toBe(newer);
+  });
+});
+
+describe('pushes from the AWS CLI (a client nobody here wrote)', () => {
+  const hasAwsCli = spawnSync('aws', ['--version'], { encoding: 'utf8' }).status === 0;
+
+  /** `aws ecr put-image`, as a CI job runs it, in its own process. */
+  function awsPutImage(repository: string, tag: string, manifest: string): Promise<{ code: number; stderr: string }> {
+    const env = { ...process.env, AWS_ACCESS_KEY_ID: 'ci', AWS_SECRET_ACCESS_KEY: 'ci-secret', AWS_DEFAULT_REGION: pipeline.stack.aws.region, AWS_PAGER: '' };
+    const args = ['--endpoint-url', pipeline.stack.endpoint, 'ecr', 'put-image', '--repository-name', repository, '--image-tag', tag, '--image-manifest', manifest];
+    return new Promise((resolve) => {
+      execFile('aws', args, { env, timeout: 60_000 }, (error, _stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stderr }));
+    });
+  }
+
+  it.skipIf(!hasAwsCli)('two tags of one image pushed at once by two aws ecr put-image processes deploy once', async () => {
+    const updates = countUpdates('hello-api-dev');
+    await newExecutions();
+    const manifest = sampleManifest('cli-two-tags');
+    const pushed = await Promise.all([awsPutImage('hello-api', 'git_c1c1c1c', manifest), awsPutImage('hello-api', 'v0.30.0', manifest)]);
+    expect(pushed.map((p) => [p.code, p.stderr])).toEqual([[0, ''], [0, '']]);
+    await pipeline.stack.aws.bus.settle();
+    const runs = await newExecutions();
+    expect(runs).toHaveLength(2);
+    expect(runs.every((run) => run.description.status === 'SUCCEEDED')).toBe(true);
+    expect(updates()).toHaveLength(1);
+    expect((await Promise.all(runs.map(async (run) => (await auditOf(run)).outcome))).sort()).toEqual(['already-deployed', 'succeeded']);
   });
 });
 
