@@ -290,6 +290,30 @@ describe('what changed under the execution', () => {
   });
 });
 
+describe('a bundle changed between rendering and deploying', () => {
+  it('is refused before UpdateEnvironment (BundleIntegrityError), the environment untouched', async () => {
+    const before = pipeline.stack.aws.eb.environment('hello-api-dev')?.VersionLabel;
+    const updates = countUpdates('hello-api-dev');
+    // Busy with someone else's update: Deploy waits for Ready after the version is processed, time to tamper.
+    pipeline.stack.aws.eb.makeBusy('hello-api-dev', 3);
+    const { executionArn } = await pipeline.start('hello-api', 'v0.16.5');
+    let key: string | undefined;
+    for (let i = 0; i < 100 && !key; i++) {
+      await sleep(20);
+      key = (await pipeline.objectKeys(pipeline.stack.bundleBucket)).find((k) => k.startsWith('releases/') && k.includes('v0-16-5'));
+    }
+    const release = JSON.parse(new TextDecoder().decode(await pipeline.object(pipeline.stack.bundleBucket, key!)));
+    await sleep(400); // EB has processed the version by now (it reads the bundle then)
+    await pipeline.s3.send(new PutObjectCommand({ Bucket: release.bucket, Key: release.key, Body: 'tampered after rendering' }));
+    const run = await pipeline.finish(executionArn);
+    expect(run.description.status).toBe('FAILED');
+    expect(run.description.error).toBe('BundleIntegrityError');
+    expect(run.description.cause).toContain(release.key);
+    expect(updates()).toHaveLength(0);
+    expect(pipeline.stack.aws.eb.environment('hello-api-dev')?.VersionLabel).toBe(before);
+  });
+});
+
 describe('failures after a side effect', () => {
   it('resumes after a Lambda timeout that came after UpdateEnvironment: one update, health checked, deployed', async () => {
     await pipeline.deploy('hello-api', 'v0.17.0');
@@ -303,7 +327,7 @@ describe('failures after a side effect', () => {
     expect(run.output.stages[0]).toMatchObject({ outcome: 'deployed', previousVersionLabel: expect.stringMatching(/^v0\.17\.0-/) });
   });
 
-  it('rolls back when health can no longer be read (its checks cut short until retries run out), instead of leaving the update unchecked', async () => {
+  it('rolls back when health can no longer be read (every check cut short until retries run out), instead of leaving the update unchecked', async () => {
     const good = await pipeline.deploy('hello-api', 'v0.19.0');
     pipeline.stack.aws.faults.lambdaTimeouts = { checkHealth: 4 }; // the first try and its three retries
     const run = await pipeline.deploy('hello-api', 'v0.20.0');
