@@ -369,7 +369,8 @@ async function measure(stack: Stack, sfn: SFNClient, pushes: Push[]) {
             backwards += 1;
             problems.push(`backwards: ${environment} went to an older ${repo} with ${update.VersionLabel}`);
           }
-          lastAt[repo] = Math.max(lastAt[repo] ?? 0, at);
+          // A bad image is rolled back: what follows may (must) carry that container's last good image again.
+          if (!failing.has(digestOf(reference))) lastAt[repo] = Math.max(lastAt[repo] ?? 0, at);
         }
       }
       const running = stack.aws.eb.environment(environment);
