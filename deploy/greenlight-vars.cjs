@@ -102,6 +102,58 @@ function arn(service, resource, { region = true, account = true } = {}) {
   };
 }
 
+/** An object key pattern in EB's storage bucket, elasticbeanstalk-<region>-<account> (shared by every EB application of the region). */
+function ebStorageObjects(key) {
+  return { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::elasticbeanstalk-', { Ref: 'AWS::Region' }, '-', { Ref: 'AWS::AccountId' }, `/${key}`]] };
+}
+
+/** An object key pattern in greenlight's bundle bucket (a resource of this stack). */
+function bundleBucketObjects(key) {
+  return { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['BundleBucket', 'Arn'] }, `/${key}`]] };
+}
+
+/**
+ * Application names become parts of IAM resource patterns (S3 prefixes, EB ARNs): a `*` or `?` in one
+ * would widen every statement built from it to other applications' resources.
+ */
+function checkScopableNames(path, appNames) {
+  const wide = appNames.filter((name) => /[*?]/.test(name));
+  if (wide.length > 0) throw new Error(`${path}: application names ${wide.map((n) => JSON.stringify(n)).join(', ')} contain * or ?, which IAM reads as wildcards (every permission scoped to the application would reach others)`);
+}
+
+/**
+ * Where, in the shared EB storage bucket, Elastic Beanstalk writes with the caller's credentials during
+ * an in-place UpdateEnvironment: its per-environment copy of the version's bundle
+ * (resources/environments/<env-id>/_runtime/_versions/<application>/<label>) and the deployment
+ * manifest (resources/environments/<env-id>/_runtime/versions/manifest_<time>). Environment ids are
+ * EB's (e-…) and unknown when packaging, so the copies are scoped by application; the manifests by
+ * their name only.
+ */
+function ebCallerStorageWrites(appNames) {
+  return [
+    ...appNames.map((name) => ebStorageObjects(`resources/environments/*/_runtime/_versions/${name}/*`)),
+    ebStorageObjects('resources/environments/*/_runtime/versions/manifest_*'),
+  ];
+}
+
+/** greenlight's bundles of the configured applications (bundles/<application>/<sha256>.zip, shared/naming.ts). */
+function applicationBundles(appNames) {
+  return appNames.map((name) => bundleBucketObjects(`bundles/${name}/*`));
+}
+
+/**
+ * The source bundles the version lifecycle may delete: greenlight's own (bundles/<application>/, see
+ * shared/naming.ts) and, in EB's storage bucket, those the EB CLI uploaded (<application>/<label>.zip).
+ * An application named `resources` gets no EB-bucket prefix: it would be EB's runtime folder of every
+ * environment. Bundles the console uploaded lie at the bucket root and are left alone.
+ */
+function lifecycleDeletableBundles(appNames) {
+  return [
+    ...applicationBundles(appNames),
+    ...appNames.filter((name) => name !== 'resources').map((name) => ebStorageObjects(`${name}/*`)),
+  ];
+}
+
 /** A CloudFormation logical id for a configured name: letters and digits, unique by a short hash. */
 function logicalIdPart(name) {
   const letters = name.replace(/[^A-Za-z0-9]/g, '').slice(0, 40);
@@ -149,6 +201,7 @@ module.exports = () => {
   const settings = readInstallSettings(path, install);
   const root = resolve(__dirname, '..');
   const appNames = Object.keys(applications).sort();
+  checkScopableNames(path, appNames);
   const apps = Object.values(applications);
   const stages = Object.entries(applications).flatMap(([application, app]) => (app.stages || []).map((stage) => ({ application, ...stage })));
   const bundlePaths = apps.flatMap((app) => {
@@ -184,6 +237,12 @@ module.exports = () => {
       // EB's own storage bucket, elasticbeanstalk-<region>-<account> (it exists once an application does).
       ebStorageBucket: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::elasticbeanstalk-', { Ref: 'AWS::Region' }, '-', { Ref: 'AWS::AccountId' }]] },
       ebStorageObjects: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::elasticbeanstalk-', { Ref: 'AWS::Region' }, '-', { Ref: 'AWS::AccountId' }, '/*']] },
+      /** What EB writes in its storage bucket, with the caller's credentials, for the configured applications. */
+      ebCallerStorageWrites: ebCallerStorageWrites(appNames),
+      /** greenlight's bundles of the configured applications, in its bundle bucket. */
+      applicationBundles: applicationBundles(appNames),
+      /** The source bundles of the configured applications' versions, which the lifecycle deletes with them. */
+      lifecycleDeletableBundles: lifecycleDeletableBundles(appNames),
     },
     lifecycleSchedules: lifecycleSchedules(appNames, settings),
   };

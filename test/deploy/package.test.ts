@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { unzipSync } from 'fflate';
@@ -124,6 +125,8 @@ const resourceStarRequired = new Set([
   // Step Functions task-token calls (the approval API): authorised by the token, no resource type
   'states:SendTaskSuccess',
   'states:SendTaskFailure',
+  // CloudTrail event history (who pushed an image): LookupEvents has no resource type
+  'cloudtrail:LookupEvents',
 ]);
 
 /** What each handler calls (read from shared/*.ts), and so exactly what its role may do. */
@@ -173,8 +176,8 @@ const beanstalkAsCaller = [
 ];
 const expectedActions: Record<string, string[]> = {
   onImagePushed: ['states:StartExecution', 'sqs:SendMessage', 's3:PutObject'],
-  requestApproval: ['s3:PutObject', 's3:GetObject', 's3:ListBucket', 'elasticbeanstalk:DescribeEnvironments', 'sns:Publish'],
-  approvalApi: ['s3:GetObject', 's3:DeleteObject', 's3:ListBucket', 'states:SendTaskSuccess', 'states:SendTaskFailure'],
+  requestApproval: ['s3:PutObject', 's3:GetObject', 's3:ListBucket', 'elasticbeanstalk:DescribeEnvironments', 'sns:Publish', 'cloudtrail:LookupEvents'],
+  approvalApi: ['s3:GetObject', 's3:DeleteObject', 's3:ListBucket', 'states:SendTaskSuccess', 'states:SendTaskFailure', 'cloudtrail:LookupEvents'],
   resolvePlan: ['ecr:DescribeImages', 'ecr:DescribeRepositories'],
   renderBundle: [
     'ecr:DescribeImages',
@@ -213,6 +216,27 @@ function render(value: Json): string {
 
 const configured = parse(readFileSync(resolve(root, 'greenlight.yml'), 'utf8'));
 const configuredRepositories = [...new Set(Object.values<Json>(configured.applications).flatMap((app) => app.images))].sort();
+const fixture = parse(readFileSync(resolve(root, fixtureConfig), 'utf8'));
+/** The configured applications and their environments' names, as greenlight-vars.cjs reads them. */
+const scopeOf = (config: Json) => ({
+  applications: Object.keys(config.applications).sort(),
+  environments: [...new Set(Object.values<Json>(config.applications).flatMap((app) => app.stages.map((s: Json) => s.environment)))].sort() as string[],
+});
+
+/** Statements of one policy (managed, or the inline policies of a role) by Sid. */
+function statementBySid(resources: Record<string, Json>, id: string, sid: string): Json {
+  const resource = resources[id];
+  const documents = resource.Type === 'AWS::IAM::Role' ? resource.Properties.Policies.map((p: Json) => p.PolicyDocument) : [resource.Properties.PolicyDocument];
+  const found = documents.flatMap((d: Json) => asArray(d.Statement)).filter((s: Json) => s.Sid === sid);
+  expect(found, `${id} ${sid}`).toHaveLength(1);
+  return found[0];
+}
+
+/** Whether a policy resource (an ARN, a pattern or an intrinsic) can name the approval function. */
+const reachesApprovalFunction = (resource: Json) => {
+  const text = render(resource);
+  return text === '*' || text.includes('ApprovalApiLambdaFunction') || text.includes(`greenlight-${stage}-approvalApi`) || /:function:\*|:function:greenlight-\*/.test(text);
+};
 
 let main: Packaged;
 let custom: Packaged;
@@ -423,10 +447,13 @@ describe('serverless package', () => {
       custom.resources.DeployStageRole.Properties.Policies[0].PolicyDocument.Statement.find((s: Json) => s.Sid === 'DeployToConfiguredEnvironments').Resource,
     ).map(render);
     expect(fixtureEnvironments).toEqual([
+      arn('elasticbeanstalk', 'application/resources'),
       arn('elasticbeanstalk', 'application/shop'),
+      arn('elasticbeanstalk', 'applicationversion/resources/*'),
       arn('elasticbeanstalk', 'applicationversion/shop/*'),
       arn('elasticbeanstalk', 'environment/shop/shop-dev'),
       arn('elasticbeanstalk', 'environment/shop/shop-prod'),
+      arn('elasticbeanstalk', 'environment/resources/resources-live'),
     ]);
   });
 
@@ -467,7 +494,10 @@ describe('serverless package', () => {
         VersionLifecycleConfig: { MaxCountRule: { Enabled: true, MaxCount: 200, DeleteSourceFromS3: true }, MaxAgeRule: { Enabled: false } },
       });
     }
-    expect(schedules(custom).map((i) => [i.ApplicationName, i.ResourceLifecycleConfig.VersionLifecycleConfig.MaxCountRule.MaxCount])).toEqual([['shop', 50]]);
+    expect(schedules(custom).map((i) => [i.ApplicationName, i.ResourceLifecycleConfig.VersionLifecycleConfig.MaxCountRule.MaxCount])).toEqual([
+      ['resources', 50],
+      ['shop', 50],
+    ]);
     expect(main.resources.VersionLifecycleServiceRole.Properties.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({ Service: 'elasticbeanstalk.amazonaws.com' });
   });
 
@@ -521,5 +551,147 @@ describe('serverless package', () => {
     expect(main.resources.ResolvePlanLogGroup.Properties.RetentionInDays).toBe(90);
     expect(custom.resources.ResolvePlanLogGroup.Properties.RetentionInDays).toBe(30);
     expect(custom.resources.DeployPipelineLogGroup.Properties.RetentionInDays).toBe(30);
+  });
+  it('outputs an approver policy with exactly what calling the approval URL needs, InvokeFunction only through the URL', () => {
+    for (const run of [main, custom]) {
+      const policy = run.resources.ApproverPolicy;
+      expect(policy.Type).toBe('AWS::IAM::ManagedPolicy');
+      const fn = { 'Fn::GetAtt': ['ApprovalApiLambdaFunction', 'Arn'] };
+      expect(policy.Properties.PolicyDocument.Statement).toEqual([
+        {
+          Sid: 'CallTheApprovalUrl',
+          Effect: 'Allow',
+          Action: ['lambda:InvokeFunctionUrl'],
+          Resource: fn,
+          Condition: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } },
+        },
+        {
+          Sid: 'InvokeOnlyThroughTheUrl',
+          Effect: 'Allow',
+          Action: ['lambda:InvokeFunction'],
+          Resource: fn,
+          Condition: { Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } },
+        },
+      ]);
+      // The URL the policy is for: the same function, unqualified, IAM-authenticated.
+      expect(run.resources.ApprovalApiLambdaFunctionUrl.Properties).toMatchObject({ AuthType: 'AWS_IAM', TargetFunctionArn: fn });
+      expect(run.template.Outputs.ApproverPolicyArn.Value).toEqual({ Ref: 'ApproverPolicy' });
+      // Attached by approvers' admins, never to a role of this stack.
+      for (const [id, role] of ofType(run.resources, 'AWS::IAM::Role')) expect(role.Properties.ManagedPolicyArns ?? [], id).not.toContainEqual({ Ref: 'ApproverPolicy' });
+    }
+  });
+
+  it('lets no principal invoke the approval function except through its IAM-authenticated URL', () => {
+    for (const run of [main, custom]) {
+      // Resource-based policy: osls writes none for an AWS_IAM URL; any statement added later must
+      // keep to the URL path (and never name every principal).
+      const permissions = ofType(run.resources, 'AWS::Lambda::Permission').filter(([, p]) => reachesApprovalFunction(p.Properties.FunctionName));
+      for (const [id, { Properties: permission }] of permissions) {
+        expect(permission.Principal, id).not.toBe('*');
+        expect(['lambda:InvokeFunction', 'lambda:InvokeFunctionUrl'], id).toContain(permission.Action);
+        if (permission.Action === 'lambda:InvokeFunction') expect(permission.InvokedViaFunctionUrl, id).toBe(true);
+        else expect(permission.FunctionUrlAuthType, id).toBe('AWS_IAM');
+      }
+      // Identity policies of this template: whoever may invoke the approval function (by its ARN, a
+      // pattern or "*") does so only through the URL. The state machine never calls it.
+      const invokers = iamStatements(run.resources).filter(
+        ({ statement }) =>
+          statement.Effect === 'Allow' &&
+          asArray<string>(statement.Action).some((a) => ['lambda:InvokeFunction', 'lambda:Invoke*', 'lambda:*', '*'].includes(a)) &&
+          asArray(statement.Resource).some(reachesApprovalFunction),
+      );
+      expect(invokers.map(({ where, statement }) => `${where} ${statement.Sid}`)).toEqual(['ApproverPolicy InvokeOnlyThroughTheUrl']);
+      expect(invokers[0]!.statement.Condition).toEqual({ Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } });
+    }
+  });
+
+  it('lets the approval API read pusher records but never delete or overwrite one', () => {
+    const pushers = '<ApprovalsBucket.Arn>/pushers/*';
+    const statements = main.resources.ApprovalApiRole.Properties.Policies.flatMap((p: Json) => asArray(p.PolicyDocument.Statement));
+    const onPushers = statements.filter((s: Json) => asArray(s.Resource).some((r: Json) => ['*', '<ApprovalsBucket.Arn>/*', pushers].includes(render(r))));
+    expect(onPushers.flatMap((s: Json) => asArray<string>(s.Action)).filter((a: string) => a.startsWith('s3:'))).toEqual(['s3:GetObject']);
+    // The one writer of pusher records may only create them (S3 refuses an If-None-Match put on an existing key).
+    const remember = statementBySid(main.resources, 'OnImagePushedRole', 'RememberPushers');
+    expect([remember.Action, render(remember.Resource), remember.Condition]).toEqual([['s3:PutObject'], pushers, { StringEquals: { 's3:if-none-match': '*' } }]);
+    const writers = iamStatements(main.resources).filter(
+      ({ statement }) => asArray<string>(statement.Action).some((a) => /^s3:(Put|Delete)/.test(a)) && asArray(statement.Resource).some((r: Json) => render(r).startsWith('<ApprovalsBucket.Arn>/pushers/')),
+    );
+    expect(writers.map(({ where, statement }) => `${where} ${statement.Sid}`)).toEqual(['OnImagePushedRole RememberPushers']);
+    // Decided approvals are still forgotten.
+    expect(asArray(statementBySid(main.resources, 'ApprovalApiRole', 'PendingApprovals').Resource).map(render)).toEqual(['<ApprovalsBucket.Arn>/pending/*']);
+    expect(statementBySid(main.resources, 'ApprovalApiRole', 'PendingApprovals').Action).toEqual(['s3:GetObject', 's3:DeleteObject']);
+    // Who pushed, from CloudTrail's event history, for the API and the notification.
+    for (const role of ['ApprovalApiRole', 'RequestApprovalRole']) {
+      expect(statementBySid(main.resources, role, 'FindThePusherResourceStarRequired')).toEqual({
+        Sid: 'FindThePusherResourceStarRequired',
+        Effect: 'Allow',
+        Action: ['cloudtrail:LookupEvents'],
+        Resource: '*',
+      });
+    }
+  });
+
+  it('limits what Elastic Beanstalk does with the deploying roles to the configured environments and applications', () => {
+    const bucket = 'arn:<AWS::Partition>:s3:::elasticbeanstalk-<AWS::Region>-<AWS::AccountId>';
+    for (const [run, config] of [
+      [main, configured],
+      [custom, fixture],
+    ] as const) {
+      const { applications, environments } = scopeOf(config);
+      const tagged = { StringEquals: { 'aws:ResourceTag/elasticbeanstalk:environment-name': environments } };
+      for (const sid of ['EnvironmentStacks', 'EnvironmentAutoScalingGroups', 'EnvironmentLoadBalancers']) {
+        const statement = statementBySid(run.resources, 'BeanstalkActsAsCallerPolicy', sid);
+        expect(statement.Condition, sid).toEqual(tagged);
+        for (const resource of asArray(statement.Resource)) expect(render(resource), sid).toMatch(/:(stack|autoScalingGroup:\*:autoScalingGroupName|loadbalancer|targetgroup)\/awseb-\*$/);
+      }
+      // Every statement that changes a resource is scoped by tag or by a key of a configured application.
+      const document = run.resources.BeanstalkActsAsCallerPolicy.Properties.PolicyDocument.Statement as Json[];
+      expect(document.filter((s) => !s.Condition).map((s) => s.Sid)).toEqual(['DescribeEnvironmentResourcesResourceStarRequired', 'BeanstalkStorageBucket', 'BeanstalkStorageReads', 'BeanstalkStorageWrites', 'SourceBundles']);
+      // Writes in EB's shared bucket: the environments' copies of the configured applications' versions
+      // and the deployment manifests; nothing bucket-wide.
+      const writes = document.filter((s) => asArray<string>(s.Action).some((a) => /^s3:(Put|Delete)/.test(a)));
+      expect(writes.map((s) => s.Sid)).toEqual(['BeanstalkStorageWrites']);
+      expect(asArray(writes[0].Resource).map(render)).toEqual([
+        ...applications.map((app) => `${bucket}/resources/environments/*/_runtime/_versions/${app}/*`),
+        `${bucket}/resources/environments/*/_runtime/versions/manifest_*`,
+      ]);
+      expect(asArray(statementBySid(run.resources, 'BeanstalkActsAsCallerPolicy', 'SourceBundles').Resource).map(render)).toEqual(
+        applications.map((app) => `<BundleBucket.Arn>/bundles/${app}/*`),
+      );
+    }
+    expect(scopeOf(fixture).environments).toEqual(['resources-live', 'shop-dev', 'shop-prod']);
+  });
+
+  it('lets the version lifecycle delete only bundles of the configured applications', () => {
+    const bucket = 'arn:<AWS::Partition>:s3:::elasticbeanstalk-<AWS::Region>-<AWS::AccountId>';
+    for (const [run, config] of [
+      [main, configured],
+      [custom, fixture],
+    ] as const) {
+      const { applications } = scopeOf(config);
+      const statements = run.resources.VersionLifecycleServiceRole.Properties.Policies.flatMap((p: Json) => asArray(p.PolicyDocument.Statement));
+      const deletes = statements.filter((s: Json) => asArray<string>(s.Action).some((a) => a.startsWith('s3:')));
+      expect(deletes.map((s: Json) => [s.Sid, s.Action])).toEqual([['DeleteTheirBundles', ['s3:DeleteObject']]]);
+      // An application named `resources` would make its EB-bucket prefix EB's runtime folder.
+      expect(asArray(deletes[0].Resource).map(render)).toEqual([
+        ...applications.map((app) => `<BundleBucket.Arn>/bundles/${app}/*`),
+        ...applications.filter((app) => app !== 'resources').map((app) => `${bucket}/${app}/*`),
+      ]);
+      for (const resource of asArray(deletes[0].Resource).map(render)) expect(resource).not.toMatch(/elasticbeanstalk-[^/]*\/(resources\/|\*)/);
+    }
+    expect(scopeOf(fixture).applications).toEqual(['resources', 'shop']);
+  });
+  it('refuses, when packaging, an application name IAM would read as a wildcard', () => {
+    const vars = createRequire(import.meta.url)(resolve(root, 'deploy/greenlight-vars.cjs')) as () => Json;
+    const before = process.env.GREENLIGHT_CONFIG;
+    try {
+      process.env.GREENLIGHT_CONFIG = 'test/deploy/fixtures/greenlight-wildcard-name.yml';
+      expect(vars).toThrow(/"shop\*" contain \* or \?/);
+      process.env.GREENLIGHT_CONFIG = fixtureConfig;
+      expect(vars().applications).toEqual(['resources', 'shop']);
+    } finally {
+      if (before === undefined) delete process.env.GREENLIGHT_CONFIG;
+      else process.env.GREENLIGHT_CONFIG = before;
+    }
   });
 });
