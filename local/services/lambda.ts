@@ -1,8 +1,9 @@
 import type { Faults } from '../faults.ts';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
+import { principalIds } from '../identities.ts';
 import { jsonError } from '../protocol/json.ts';
 import { AwsServiceError, type LocalRequest, type LocalResponse } from '../protocol/types.ts';
 
@@ -58,6 +59,12 @@ export class LocalLambda {
     return `arn:aws:lambda:${this.region}:${this.accountId}:function:${name}`;
   }
 
+  /** The host AWS would give a function's URL, `<url-id>.lambda-url.<region>.on.aws` (the id stable per function). */
+  urlDomainOf(name: string): string {
+    const urlId = createHash('sha256').update(this.arnOf(name)).digest('hex').slice(0, 32);
+    return `${urlId}.lambda-url.${this.region}.on.aws`;
+  }
+
   /** Finds a function by name or ARN (with or without a qualifier). */
   find(nameOrArn: string): LocalFunction | undefined {
     const name = nameOrArn.startsWith('arn:') ? (nameOrArn.split(':')[6] ?? '') : nameOrArn.split(':')[0]!;
@@ -76,7 +83,12 @@ export class LocalLambda {
     const context = this.context(fn, started);
     try {
       const handler = await this.load(fn);
-      const output = await handler(structuredClone(payload ?? {}), context);
+      const output = await withDeadline(handler(structuredClone(payload ?? {}), context), fn.timeoutSeconds * 1000);
+      if (output === timedOut) {
+        // As the Lambda runtime reports a function that ran out of time (the handler's work is abandoned).
+        const message = `${new Date().toISOString()} ${context.awsRequestId} Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`;
+        return { ok: false, error: { errorType: 'Sandbox.Timedout', errorMessage: message, trace: [] }, durationMs: Date.now() - started };
+      }
       if (this.timesOut(fn)) {
         const message = `${new Date().toISOString()} ${context.awsRequestId} Task timed out after ${fn.timeoutSeconds}.00 seconds`;
         return { ok: false, error: { errorType: 'Sandbox.Timedout', errorMessage: message, trace: [] }, durationMs: Date.now() - started };
@@ -94,7 +106,8 @@ export class LocalLambda {
 
   /**
    * A function URL, as AWS serves it but under a path: `/_lambda-url/<function name>/<path>`.
-   * The caller is already authenticated (SigV4) by the server; the handler gets the 2.0 event.
+   * The caller is already authenticated (SigV4) by the server; the handler gets the 2.0 event with
+   * the domain name and caller identity AWS would put in it.
    */
   async handleUrl(request: LocalRequest, caller: { accessKeyId: string; arn: string } | undefined): Promise<LocalResponse> {
     const match = /^\/_lambda-url\/([^/]+)(\/.*)?$/.exec(request.path);
@@ -103,6 +116,8 @@ export class LocalLambda {
     const rawPath = match![2] ?? '/';
     const now = new Date();
     const headers = Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v)]));
+    const domainName = this.urlDomainOf(fn.name);
+    const urlId = domainName.split('.')[0]!;
     const event = {
       version: '2.0',
       routeKey: '$default',
@@ -112,9 +127,10 @@ export class LocalLambda {
       queryStringParameters: request.query.size > 0 ? Object.fromEntries(request.query) : undefined,
       requestContext: {
         accountId: this.accountId,
-        apiId: fn.name,
-        authorizer: caller ? { iam: { accessKey: caller.accessKeyId, accountId: this.accountId, callerId: caller.arn.split(':').pop(), userArn: caller.arn, userId: caller.arn.split('/').pop() } } : undefined,
-        domainName: headers.host ?? '127.0.0.1',
+        apiId: urlId,
+        authorizer: caller ? { iam: { accessKey: caller.accessKeyId, accountId: caller.arn.split(':')[4], ...principalIds(caller.arn), userArn: caller.arn } } : undefined,
+        domainName,
+        domainPrefix: urlId,
         http: { method: request.method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
         requestId: request.requestId,
         routeKey: '$default',
@@ -134,12 +150,22 @@ export class LocalLambda {
     return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(out) };
   }
 
-  /** The Invoke API: POST /2015-03-31/functions/{name}/invocations. */
-  async handle(request: LocalRequest): Promise<LocalResponse> {
+  /**
+   * The Invoke API: POST /2015-03-31/functions/{name}/invocations. A function served by an IAM
+   * function URL answers as AWS does when no policy grants `caller` lambda:InvokeFunction outside
+   * the URL (the approval API's resource policy); in-process invokes (Step Functions, EventBridge)
+   * stand for the service principals its policy allows.
+   */
+  async handle(request: LocalRequest, caller: string): Promise<LocalResponse> {
     const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(request.path);
     try {
       if (!match || request.method !== 'POST') throw new AwsServiceError('UnknownOperationException', `Unknown operation ${request.method} ${request.path}`);
       const name = decodeURIComponent(match[1]!);
+      const fn = this.find(name);
+      if (fn?.url === 'aws_iam') {
+        const message = `User: ${caller} is not authorized to perform: lambda:InvokeFunction on resource: ${this.arnOf(fn.name)} because no resource-based policy allows the lambda:InvokeFunction action`;
+        return { status: 403, headers: { 'content-type': 'application/json', 'x-amzn-errortype': 'AccessDeniedException', 'x-amzn-requestid': request.requestId }, body: JSON.stringify({ Type: 'User', Message: message }) };
+      }
       let payload: unknown = {};
       const text = request.body.toString('utf8');
       if (text.trim() !== '') {
@@ -190,4 +216,16 @@ export class LocalLambda {
       succeed: () => undefined,
     };
   }
+}
+
+const timedOut = Symbol('timed out');
+
+/** The handler's result, or `timedOut` once the function's timeout has passed (the timer never keeps the process alive). */
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T | typeof timedOut> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<typeof timedOut>((resolve) => {
+    timer = setTimeout(() => resolve(timedOut), ms);
+    timer.unref();
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

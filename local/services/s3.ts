@@ -65,7 +65,7 @@ export class LocalS3 {
       work = this.locks.run(`${address.bucket}/${address.key}`, () => (conditional ? this.conditional(address, method, headers, res, forward) : forward()));
     } else if (address && isObjectRead(method, url.searchParams)) {
       // s3rver writes a file in place: a read under the same lock never sees half an object (S3 reads are atomic).
-      work = this.locks.run(`${address.bucket}/${address.key}`, () => this.conditional(address, method, headers, res, forward));
+      work = this.locks.run(`${address.bucket}/${address.key}`, () => this.conditional(address, method, headers, res, forward), 'read');
     } else {
       work = forward();
     }
@@ -255,24 +255,40 @@ function answer(res: ServerResponse, method: string, failure: { status: number; 
   res.writeHead(failure.status, { ...headers, 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(body)) }).end(body);
 }
 
-/** A FIFO lock per key: each task starts when the previous one for the same key has settled. */
+/**
+ * A readers-writer lock per key: a write waits for the write before it and every read begun before
+ * it; a read waits only for writes queued before it, so reads run side by side, as S3 serves them,
+ * yet never see an object half written.
+ */
 class KeyedLock {
-  private readonly tails = new Map<string, Promise<void>>();
+  private readonly writes = new Map<string, Promise<void>>();
+  private readonly reads = new Map<string, Set<Promise<void>>>();
 
-  async run(key: string, task: () => Promise<void>): Promise<void> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const done = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const tail = previous.then(() => done);
-    this.tails.set(key, tail);
-    await previous;
+  async run(key: string, task: () => Promise<void>, mode: 'read' | 'write' = 'write'): Promise<void> {
+    const previousWrite = this.writes.get(key) ?? Promise.resolve();
+    if (mode === 'read') {
+      const read = previousWrite.then(task);
+      const settled = read.catch(() => undefined);
+      const active = this.reads.get(key) ?? new Set<Promise<void>>();
+      this.reads.set(key, active);
+      active.add(settled);
+      try {
+        await read;
+      } finally {
+        active.delete(settled);
+        if (active.size === 0 && this.reads.get(key) === active) this.reads.delete(key);
+      }
+      return;
+    }
+    const readsBefore = [...(this.reads.get(key) ?? [])];
+    this.reads.delete(key);
+    const write = Promise.all([previousWrite, ...readsBefore]).then(task);
+    const settled = write.catch(() => undefined);
+    this.writes.set(key, settled);
     try {
-      await task();
+      await write;
     } finally {
-      release();
-      if (this.tails.get(key) === tail) this.tails.delete(key);
+      if (this.writes.get(key) === settled) this.writes.delete(key);
     }
   }
 }

@@ -13,7 +13,9 @@ export const logger = new Logger({ serviceName: 'greenlight' });
  * is thrown carries a name the state machine knows (SDK throttling becomes TransientAwsError).
  */
 export function taskHandler<S extends z.ZodType, O>(schema: S, run: (input: z.output<S>, context: Context) => Promise<O>) {
-  return middy(async (event: unknown, context: Context): Promise<O> => {
+  // No early timeout from middy: a task cut short must surface as the platform's Sandbox.Timedout,
+  // which the state machine retries (every task is idempotent), not as a name it does not know.
+  return middy({ timeoutEarlyInMillis: 0 }).handler(async (event: unknown, context: Context): Promise<O> => {
     // Every task gets `execution` ($$.Execution.Name) so all log lines of one deployment share a key.
     const execution = (event as { execution?: unknown } | null)?.execution;
     if (typeof execution === 'string') logger.appendKeys({ execution });

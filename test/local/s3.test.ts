@@ -114,6 +114,18 @@ describe('conditional writes (a lease or an append-only record without a databas
     await expect(s3.send(new HeadObjectCommand({ Bucket: 'bundles', Key: 'lease/missing' }))).rejects.toBeInstanceOf(NotFound);
   });
 
+  it('never lets a read see an object half written, while reads of one key run side by side', async () => {
+    const body = (n: number) => String(n % 10).repeat(512 * 1024);
+    await s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'lease/big', Body: body(0) }));
+    const writes = Array.from({ length: 5 }, (_, n) => s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'lease/big', Body: body(n + 1) })));
+    const reads = Array.from({ length: 20 }, async () => {
+      const text = await (await s3.send(new GetObjectCommand({ Bucket: 'bundles', Key: 'lease/big' }))).Body!.transformToString();
+      return text.length === 512 * 1024 && new Set(text).size === 1;
+    });
+    await Promise.all(writes);
+    expect(await Promise.all(reads)).toEqual(reads.map(() => true));
+  });
+
   it('lets exactly one of 20 concurrent create-only writes win', async () => {
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => put('lease/race-create', `writer ${i}`, { IfNoneMatch: '*' })));
     const winners = results.filter((r) => r.etag);
