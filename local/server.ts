@@ -6,6 +6,7 @@ import { type LocalIdentity, callerArn, localIdentities, verifySigV4 } from './i
 import { jsonError } from './protocol/json.ts';
 import { queryError } from './protocol/query.ts';
 import { AwsServiceError, type LocalRequest, type LocalResponse } from './protocol/types.ts';
+import { LocalCloudTrail } from './services/cloudtrail.ts';
 import { LocalEcr } from './services/ecr.ts';
 import { LocalElasticBeanstalk } from './services/elastic-beanstalk.ts';
 import { LocalEventBus } from './services/event-bus.ts';
@@ -25,12 +26,14 @@ export interface LocalAwsOptions {
   readonly faults?: Partial<Faults>;
 }
 
-type ServiceName = 'ecr' | 'stepfunctions' | 'events' | 'lambda' | 'lambda-url' | 'elasticbeanstalk' | 'sns' | 's3';
+type ServiceName = 'ecr' | 'stepfunctions' | 'events' | 'lambda' | 'lambda-url' | 'elasticbeanstalk' | 'sns' | 's3' | 'cloudtrail';
 
 const targetPrefixes: Array<[string, ServiceName]> = [
   ['AmazonEC2ContainerRegistry_V20150921.', 'ecr'],
   ['AWSStepFunctions.', 'stepfunctions'],
   ['AWSEvents.', 'events'],
+  ['CloudTrail_20131101.', 'cloudtrail'], // the SDK's target; the AWS CLI's is the long one
+  ['com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.', 'cloudtrail'],
 ];
 
 /** Decides which service a request is for, the way AWS's DNS would: target header, signing scope, path, Action. */
@@ -52,8 +55,9 @@ export function serviceOf(headers: IncomingMessage['headers'], path: string, bod
 }
 
 /**
- * The local AWS endpoint: S3, ECR, Elastic Beanstalk, Step Functions, SNS, EventBridge and Lambda
- * on one HTTP port, each in its own wire protocol, so unchanged SDK clients and the AWS CLI work.
+ * The local AWS endpoint: S3, ECR, Elastic Beanstalk, Step Functions, SNS, EventBridge, Lambda and
+ * CloudTrail's event history on one HTTP port, each in its own wire protocol, so unchanged SDK
+ * clients and the AWS CLI work.
  */
 export class LocalAws {
   readonly region: string;
@@ -63,6 +67,7 @@ export class LocalAws {
   readonly lambda: LocalLambda;
   readonly s3: LocalS3;
   readonly ecr: LocalEcr;
+  readonly cloudtrail: LocalCloudTrail;
   readonly eb: LocalElasticBeanstalk;
   readonly sns: LocalSns;
   readonly sfn: LocalStepFunctions;
@@ -81,6 +86,7 @@ export class LocalAws {
     this.bus = new LocalEventBus(region, accountId);
     this.lambda = new LocalLambda(options.projectRoot ?? process.cwd(), region, accountId, faults);
     this.s3 = new LocalS3();
+    this.cloudtrail = new LocalCloudTrail();
     this.ecr = new LocalEcr({
       region,
       accountId,
@@ -88,6 +94,7 @@ export class LocalAws {
       emit: (event) => this.bus.put(event),
       envelope: (...args) => this.bus.envelope(...args),
       callerArn: (request) => callerArn(this.identities, accountId, request.headers),
+      trail: (record) => this.cloudtrail.record(record),
     });
     this.eb = new LocalElasticBeanstalk({ region, accountId, faults, readObject: (bucket, key) => this.s3.readObject(bucket, key) });
     this.sns = new LocalSns({ region, accountId });
@@ -153,11 +160,19 @@ export class LocalAws {
     res.end(response.body);
   }
 
-  /** Function URLs with AWS_IAM auth: only a request signed by a known identity reaches the handler. */
+  /**
+   * Function URLs with AWS_IAM auth: only a request SigV4-signed by a known identity, for service
+   * `lambda` in this region, over the body that arrived, reaches the handler; a refusal looks like AWS's.
+   */
   private async functionUrl(request: LocalRequest): Promise<LocalResponse> {
-    const verified = await verifySigV4(this.identities, { ...request, host: String(request.headers.host ?? '') });
+    const verified = await verifySigV4(this.identities, { ...request, host: String(request.headers.host ?? '') }, { service: 'lambda', region: this.region });
     if (!verified.ok) {
-      return { status: verified.status, headers: { 'content-type': 'application/json', 'x-amzn-errortype': verified.code }, body: JSON.stringify({ Message: verified.message }) };
+      const body = verified.code === 'AccessDeniedException' ? { Message: verified.message } : { message: verified.message };
+      return {
+        status: verified.status,
+        headers: { 'content-type': 'application/json', 'x-amzn-errortype': verified.code, 'x-amzn-requestid': request.requestId },
+        body: JSON.stringify(body),
+      };
     }
     return this.lambda.handleUrl(request, verified.identity);
   }
@@ -171,11 +186,13 @@ export class LocalAws {
       case 'events':
         return this.bus.handle(request);
       case 'lambda':
-        return this.lambda.handle(request);
+        return this.lambda.handle(request, callerArn(this.identities, this.accountId, request.headers));
       case 'elasticbeanstalk':
         return this.eb.handle(request);
       case 'sns':
         return this.sns.handle(request);
+      case 'cloudtrail':
+        return this.cloudtrail.handle(request);
     }
   }
 }

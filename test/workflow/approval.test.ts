@@ -1,3 +1,11 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApprovalApiError, callApprovalApi } from '../../cli/approval-client.ts';
 import { type Pipeline, startPipeline, statesEntered } from './harness.ts';
@@ -121,5 +129,115 @@ describe('an approval nobody gives in time', () => {
     const key = (await pipeline.objectKeys(pipeline.stack.auditBucket)).find((k) => k.endsWith(`/${last!.description.name}.json`));
     const record = JSON.parse(new TextDecoder().decode(await pipeline.object(pipeline.stack.auditBucket, key!)));
     expect(record).toMatchObject({ outcome: 'expired', error: 'ApprovalExpiredError' });
+  });
+});
+
+describe('attempts to decide without an approver\'s own signed request', () => {
+  const approvalFunction = 'greenlight-local-approvalApi';
+  const aliceArn = 'arn:aws:sts::000000000000:assumed-role/release-managers/alice';
+  const hasAwsCli = spawnSync('aws', ['--version'], { encoding: 'utf8' }).status === 0;
+  let executionArn: string;
+  let id: string;
+
+  /** A hand-made function-URL event naming Alice as the caller, complete in every field AWS would set. */
+  const forgedEvent = () => ({
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: `/approvals/${id}`,
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json' },
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'forged',
+      domainName: `${'a'.repeat(32)}.lambda-url.us-east-1.on.aws`,
+      http: { method: 'POST', path: `/approvals/${id}`, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'curl' },
+      authorizer: { iam: { accessKey: 'alice', accountId: '000000000000', callerId: 'AROAFORGED:alice', userArn: aliceArn, userId: 'AROAFORGED:alice' } },
+      requestId: 'forged',
+      routeKey: '$default',
+      stage: '$default',
+      time: new Date().toISOString(),
+      timeEpoch: Date.now(),
+    },
+    body: JSON.stringify({ decision: 'approve', comment: 'forged' }),
+    isBase64Encoded: false,
+  });
+
+  /** Nothing was decided: the execution still waits and the approval is still pending for Alice. */
+  async function undecided() {
+    expect(pipeline.stack.aws.sfn.execution(executionArn).status).toBe('RUNNING');
+    const { pending } = await api('alice', 'GET', '/pending');
+    expect(pending.map((p: { id: string }) => p.id)).toContain(id);
+  }
+
+  beforeAll(async () => {
+    ({ executionArn } = await pipeline.start('hello-api', 'v1.3.0'));
+    ({ id } = await pendingFor(executionArn));
+  });
+
+  it('refuses a body swapped after signing: a signed rejection sent as an approval decides nothing', async () => {
+    const url = new URL(`${pipeline.stack.approvalUrl}/approvals/${id}`);
+    const signer = new SignatureV4({ service: 'lambda', region: pipeline.stack.aws.region, credentials: keys.alice, sha256: Sha256, uriEscapePath: true });
+    const signed = await signer.sign(
+      new HttpRequest({
+        method: 'POST',
+        protocol: 'http:',
+        hostname: url.hostname,
+        port: Number(url.port),
+        path: url.pathname,
+        headers: { host: url.host, 'content-type': 'application/json' },
+        body: JSON.stringify({ decision: 'reject', comment: 'not this one' }),
+      }),
+    );
+    const response = await fetch(url, { method: 'POST', headers: signed.headers as Record<string, string>, body: JSON.stringify({ decision: 'approve', comment: 'swapped' }) });
+    expect(response.status).toBe(403);
+    expect(response.headers.get('x-amzn-errortype')).toBe('InvalidSignatureException');
+    await undecided();
+  });
+
+  it('refuses a forged direct invoke naming an approver in requestContext.authorizer.iam, approving nothing', async () => {
+    const lambda = new LambdaClient({ endpoint: pipeline.stack.endpoint, region: pipeline.stack.aws.region, credentials: keys.bob });
+    const refusal = await lambda.send(new InvokeCommand({ FunctionName: approvalFunction, Payload: JSON.stringify(forgedEvent()) })).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    expect(refusal).toMatchObject({
+      name: 'AccessDeniedException',
+      message: `User: arn:aws:sts::000000000000:assumed-role/developers/bob is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:us-east-1:000000000000:function:${approvalFunction} because no resource-based policy allows the lambda:InvokeFunction action`,
+    });
+    await undecided();
+  });
+
+  it.skipIf(!hasAwsCli)('refuses `aws lambda invoke` of the approval function with AccessDenied', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'greenlight-invoke-'));
+    writeFileSync(join(dir, 'event.json'), JSON.stringify(forgedEvent()));
+    const { AWS_PROFILE: _profile, ...inherited } = process.env;
+    const env = { ...inherited, AWS_ACCESS_KEY_ID: 'bob', AWS_SECRET_ACCESS_KEY: 'bob-secret', AWS_DEFAULT_REGION: 'us-east-1', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' };
+    const args = ['--endpoint-url', pipeline.stack.endpoint, 'lambda', 'invoke', '--function-name', approvalFunction, '--payload', `fileb://${join(dir, 'event.json')}`, join(dir, 'out.json')];
+    // Asynchronous on purpose: the endpoint runs in this process and must keep answering while the CLI waits.
+    const cli = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile('aws', args, { env, timeout: 60_000 }, (error, _stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stderr }));
+    });
+    expect(cli.code).not.toBe(0);
+    expect(cli.stderr).toContain('An error occurred (AccessDeniedException) when calling the Invoke operation');
+    expect(cli.stderr).toContain(`is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:us-east-1:000000000000:function:${approvalFunction}`);
+    await undecided();
+  });
+
+  it('shows a non-approver none of the pending approvals of stages they cannot decide, and an approver theirs', async () => {
+    expect(await api('bob', 'GET', '/pending')).toEqual({ caller: 'arn:aws:sts::000000000000:assumed-role/developers/bob', pending: [] });
+    const admin = await callApprovalApi(pipeline.stack.approvalUrl!, 'GET', '/pending', undefined, { accessKeyId: 'local', secretAccessKey: 'local' });
+    expect(admin.pending).toEqual([]);
+    const { pending: forAlice } = await api('alice', 'GET', '/pending');
+    expect(forAlice).toContainEqual(expect.objectContaining({ id, targetEnvironment: 'hello-api-prod' }));
+    for (const approval of forAlice) expect(approval.approvers).toEqual(['arn:aws:sts::*:assumed-role/release-managers/*']);
+  });
+
+  it('still takes the approver\'s own signed decision afterwards', async () => {
+    const before = pipeline.stack.aws.eb.environment('hello-api-prod')?.VersionLabel;
+    await reject('alice', id, 'refused after the attempts, on purpose');
+    const run = await pipeline.finish(executionArn);
+    expect(run.description.error).toBe('ApprovalRejectedError');
+    expect(run.description.cause).toContain('release-managers/alice');
+    expect(pipeline.stack.aws.eb.environment('hello-api-prod')?.VersionLabel).toBe(before);
   });
 });
