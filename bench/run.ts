@@ -3,11 +3,14 @@
 import { performance } from 'node:perf_hooks';
 import { DescribeEnvironmentsCommand, ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
 import { ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateStateMachineCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { testFaults } from '../local/faults.ts';
 import { startLocalAws } from '../local/server.ts';
 import { sampleManifest } from '../local/services/ecr.ts';
 import { startGreenlightLocal } from '../local/stack.ts';
+import { type AuditRow, indexKey } from '../shared/audit-index.ts';
+import { listAuditRows } from '../shared/audit-read.ts';
 import { renderBundle } from '../shared/bundle/render.ts';
 import { sha256Hex, zipBundle } from '../shared/bundle/zip.ts';
 
@@ -104,8 +107,75 @@ function bundleRendering(): void {
   console.log(`render + zip + sha256 of a 4-container bundle  ${(each * 1000).toFixed(0)} µs each  (${count} runs, same hash every time: ${last.slice(0, 12)})`);
 }
 
+/**
+ * `greenlight history` over 10,000 deployments: the index answers from listing pages alone (budget
+ * 3 s on the local endpoint). The index objects go straight into the endpoint's S3 store: PutObject
+ * over HTTP costs 3–5 ms of CPU each here (client and endpoint share the process), 30–45 s for 10,000.
+ */
+async function historyListing(): Promise<void> {
+  const aws = await startLocalAws({ port: 0 });
+  const bucket = 'bench-audit';
+  await aws.s3.createBucket(bucket);
+  const s3 = new S3Client({ endpoint: aws.endpoint, region: 'us-east-1', credentials, forcePathStyle: true });
+  const count = 9_999;
+  const apps = ['hello-api', 'shop', 'reports', 'webhooks'];
+  const outcomes = ['succeeded', 'succeeded', 'succeeded', 'failed', 'rejected', 'superseded', 'already-deployed'] as const;
+  const newest = Date.parse('2026-06-01T00:00:00.000Z');
+  const rowAt = (i: number): AuditRow => {
+    const app = apps[i % apps.length]!;
+    const startedAt = new Date(newest - i * 777_000).toISOString(); // one every ~13 min: 10,000 span ~90 days
+    const id = `${app}-v1-${i}-${i.toString(16).padStart(16, '0')}`;
+    return {
+      deploymentId: id,
+      startedAt,
+      finishedAt: new Date(Date.parse(startedAt) + 95_000).toISOString(),
+      durationMs: 95_000,
+      outcome: outcomes[i % outcomes.length]!,
+      application: app,
+      environments: i % 3 === 0 ? [`${app}-dev`, `${app}-prod`] : [`${app}-dev`],
+      repository: app,
+      tag: `v1.${i}.0`,
+      shortDigest: i.toString(16).padStart(12, '0'),
+      pushedBy: 'arn:aws:sts::123456789012:assumed-role/ci-pusher/github-actions',
+      approvedBy: i % 3 === 0 ? ['arn:aws:sts::123456789012:assumed-role/release-managers/alice'] : [],
+      rejectedBy: null,
+      recordKey: `deployments/${startedAt.slice(0, 10).replaceAll('-', '/')}/${id}.json`,
+    };
+  };
+  // s3rver's store behind LocalS3 (what PutObject ends in): bucket, key, content, metadata.
+  const store = (aws.s3 as unknown as { store: { putObject(object: { bucket: string; key: string; content: Buffer; metadata: Record<string, string> }): Promise<unknown> } }).store;
+  const written = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < count) {
+        const row = rowAt(next++);
+        await store.putObject({ bucket, key: indexKey(row), content: Buffer.from(JSON.stringify(row)), metadata: { 'content-type': 'application/json' } });
+      }
+    }),
+  );
+  const writeSeconds = (performance.now() - written) / 1000;
+  // One more through the API, so the listing also sees an object as PutObject stores it.
+  const last = rowAt(count);
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: indexKey(last), Body: JSON.stringify(last), ContentType: 'application/json' }));
+  const timed = async (label: string, filters: Parameters<typeof listAuditRows>[2]) => {
+    const started = performance.now();
+    const rows = await listAuditRows(s3, bucket, filters);
+    const took = performance.now() - started;
+    console.log(`history: list 10,000 records, ${label.padEnd(34)} ${ms(took).padStart(10)}  ${String(rows.length).padStart(5)} rows  ${took <= 3000 ? 'within' : 'OVER'} the 3 s budget`);
+  };
+  console.log(`history: 10,000 index objects written (into the local S3 store, 32 at a time) in ${writeSeconds.toFixed(1)} s`);
+  await timed('no filter', {});
+  await timed('--app shop --outcome failed', { application: 'shop', outcomes: ['failed'] });
+  await timed('--env hello-api-prod', { environment: 'hello-api-prod' });
+  await timed('--since 7d (stops paging early)', { since: new Date(newest - 7 * 86_400_000) });
+  await timed('--until 30 days ago (starts there)', { until: new Date(newest - 30 * 86_400_000) });
+  await aws.close();
+}
+
 await endpointStartup();
 await requestThroughput();
 bundleRendering();
 await executionStarts();
 await pipelineRun();
+await historyListing();

@@ -5,8 +5,10 @@ import { projectRoot } from '../local/stack.ts';
 import { sampleManifest } from '../local/services/ecr.ts';
 import { decideCommand, pendingCommand } from './commands/approvals.ts';
 import { demoCommand, scenarios, type Scenario } from './commands/demo.ts';
+import { historyCommand } from './commands/history.ts';
 import { localCommand } from './commands/local.ts';
 import { planCommand } from './commands/plan.ts';
+import { showCommand } from './commands/show.ts';
 import { fail } from './output.ts';
 
 const defaultConfig = process.env.GREENLIGHT_CONFIG ? resolve(process.env.GREENLIGHT_CONFIG) : resolve(projectRoot, 'greenlight.yml');
@@ -90,6 +92,46 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'machine-readable output')
     .action(async (id: string, options) => {
       exitCode = await decideCommand('reject', id, options);
+    });
+
+  const whereOptions = (command: Command) =>
+    command
+      .option('--bucket <name>', 'the audit bucket (default: $GREENLIGHT_AUDIT_BUCKET, the AuditBucketName output of the stack; greenlight-local-audit when $AWS_ENDPOINT_URL is set)')
+      .option('--state-machine <arn>', 'the deploy pipeline (default: $GREENLIGHT_STATE_MACHINE_ARN, the DeployPipelineArn output of the stack; the local one when $AWS_ENDPOINT_URL is set)');
+  const readsWith =
+    '\nReads with your AWS credentials; AWS_REGION and AWS_ENDPOINT_URL decide where (against `greenlight local`: AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local).\n' +
+    'Needs s3:ListBucket and s3:GetObject on the audit bucket; states:ListExecutions, states:DescribeExecution, states:GetExecutionHistory; elasticbeanstalk:DescribeEvents (show).';
+
+  whereOptions(
+    program
+      .command('history')
+      .description('who deployed what, where, when, approved by whom, with what outcome: newest first, from the audit index and the executions still running'),
+  )
+    .option('--app <name>', 'only this application')
+    .option('--env <name>', 'only deployments that reached (or asked approval for) this environment')
+    .option('--since <when>', 'only deployments started since: a duration back from now (90m, 12h, 30d, 2w) or a date (2026-11-01, UTC; or an ISO time)')
+    .option('--until <when>', 'only deployments started until: a date (2026-11-30 includes that day), an ISO time or a duration back from now')
+    .option('--outcome <names>', 'only these outcomes, comma-separated: deployed (= succeeded), already-deployed, failed, rejected, superseded, expired, unverified, running')
+    .option('--limit <n>', 'at most n deployments (the newest)')
+    .option('--no-running', 'leave out executions still running (no ListExecutions call)')
+    .addOption(new Option('--json', 'machine-readable output: an array of rows').conflicts('csv'))
+    .addOption(new Option('--csv', 'CSV with a header line, for spreadsheets').conflicts('json'))
+    .addHelpText('after', `\nRows come from s3://BUCKET/index/by-time/ (one listing call per 1,000 deployments, no record read).${readsWith}`)
+    .action(async (options) => {
+      exitCode = await historyCommand(options);
+    });
+
+  whereOptions(
+    program
+      .command('show')
+      .description('the whole timeline of one deployment: every step with its time and result, approvals with comments, EB events of our requests')
+      .argument('<id>', 'the deployment id (the execution name, as history lists it), an execution ARN, or a record key deployments/…/ID.json'),
+  )
+    .option('--json', 'machine-readable output (the Timeline, and readFrom: execution | record)')
+    .option('--from-record', 'read the audit record even while the execution exists (what show reads once Step Functions forgot it, after 90 days)')
+    .addHelpText('after', `\nReads the execution while Step Functions keeps it, else the audit record (found through s3://BUCKET/index/by-id/).${readsWith}`)
+    .action(async (id: string, options) => {
+      exitCode = await showCommand(id, options);
     });
 
   program

@@ -1,4 +1,9 @@
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import { putOnce, rowFromTimeline, writeAuditIndex } from './audit-index.ts';
+import { readAuditRecordAt, recordedTimeline, timelineFromRecord } from './audit-read.ts';
+import type { RecordedTimeline } from './contracts.ts';
 import { releaseKey } from './naming.ts';
 import { z } from 'zod';
 
@@ -35,6 +40,8 @@ export interface AuditRecord {
   stages: unknown[];
   error: string | null;
   cause: string | null;
+  /** Every step, approval and EB event of the execution (`greenlight show` after Step Functions forgot it); absent in older records. */
+  timeline?: RecordedTimeline;
 }
 
 /** The human part of a Step Functions Cause: a Lambda error's `errorMessage`, or the text as is. */
@@ -107,28 +114,29 @@ function error(input: AuditInput): string | undefined {
  * ends with, so the last Fail state says in plain words what went wrong.
  */
 export async function recordAudit(
-  { s3 }: { s3: S3Client },
+  { s3, sfn, eb }: { s3: S3Client; sfn?: SFNClient; eb?: ElasticBeanstalkClient },
   { bucket, releaseBucket, input, now = new Date() }: { bucket: string; releaseBucket: string; input: AuditInput; now?: Date },
-): Promise<{ key: string; outcome: Outcome; error: string; cause: string }> {
+): Promise<{ key: string; outcome: Outcome; error: string; cause: string; finishedAt: string }> {
   const state = input.state as Record<string, any>;
   const execution = input.executionArn.split(':').pop() ?? input.executionArn;
   const fromStages = Array.isArray(state.stages) ? state.stages.find((stage: { release?: unknown }) => stage?.release)?.release : undefined;
   const application = state.plan?.application;
   const release = fromStages ?? (application ? await readRelease(s3, releaseBucket, application, execution) : null);
-  const record = buildAuditRecord(input, now, release);
-  const key = auditKey(record);
-  await s3.send(
-    new PutObjectCommand({
-      Bucket: bucket,
-      Key: key,
-      Body: `${JSON.stringify(record, null, 2)}\n`,
-      ContentType: 'application/json',
-      Metadata: { outcome: record.outcome, application: record.application ?? '', 'deployment-id': record.deploymentId },
-    }),
-  );
+  const built: AuditRecord = { ...buildAuditRecord(input, now, release), timeline: await recordedTimeline({ sfn, eb }, input) };
+  const key = auditKey(built);
+  const written = await putOnce(s3, {
+    Bucket: bucket,
+    Key: key,
+    Body: `${JSON.stringify(built, null, 2)}\n`,
+    ContentType: 'application/json',
+    Metadata: { outcome: built.outcome, application: built.application ?? '', 'deployment-id': built.deploymentId },
+  });
+  // Never overwritten: a retry or a lost race keeps the first record, and indexes that one.
+  const record = written ? built : ((await readAuditRecordAt(s3, bucket, key)) ?? built);
+  await writeAuditIndex(s3, bucket, rowFromTimeline(timelineFromRecord(record)));
   const cause =
     record.outcome === 'unverified'
       ? `An update was made and could not be verified (${error(input) ?? 'unknown error'}: ${record.cause ?? 'no cause'}); the environment needs a person to look at it now.`
       : (record.cause ?? `deployment ${record.outcome}`);
-  return { key, outcome: record.outcome, error: record.error ?? 'None', cause };
+  return { key, outcome: record.outcome, error: record.error ?? 'None', cause, finishedAt: record.finishedAt };
 }

@@ -102,3 +102,79 @@ export const HealthReport = z.object({
   checkedAt: z.string(),
 });
 export type HealthReport = z.infer<typeof HealthReport>;
+
+/**
+ * One step of a deployment as a person reads it: a Task or Fail state, with the polls of a loop
+ * (Check Health every 15 s, Acquire Environment while another push holds it) merged into one step.
+ */
+export const TimelineStep = z.object({
+  name: z.string(),
+  /** The stage the step belongs to; null for the steps before and after the stages. */
+  environment: z.string().nullable(),
+  startedAt: z.string(),
+  endedAt: z.string().nullable(),
+  result: z.enum(['succeeded', 'failed', 'running']),
+  /** How many times the state was entered (polls) — retries after an error are counted in `retries`. */
+  attempts: z.number().int().positive(),
+  retries: z.number().int().nonnegative(),
+  /** What the step found or did, in a line (the version, the health, the lease holder, the decision). */
+  detail: z.string(),
+  error: z.string().nullable(),
+  cause: z.string().nullable(),
+});
+export type TimelineStep = z.infer<typeof TimelineStep>;
+
+/** A promotion's approval: who could decide, who did, what they said, when. */
+export const TimelineApproval = z.object({
+  environment: z.string().nullable(),
+  requestedAt: z.string().nullable(),
+  approvers: z.array(z.string()),
+  decision: z.enum(['approve', 'reject', 'expired', 'waiting']),
+  approver: z.string().nullable(),
+  comment: z.string(),
+  at: z.string().nullable(),
+  /** Who pushed the image, as the approval step found them (for separation of duties). */
+  pushers: z.array(z.string()),
+});
+export type TimelineApproval = z.infer<typeof TimelineApproval>;
+
+/** An Elastic Beanstalk event of one of our requests (an update or a rollback), as DescribeEvents gives it. */
+export const TimelineEbEvent = z.object({
+  environment: z.string(),
+  requestId: z.string(),
+  kind: z.enum(['deploy', 'rollback']),
+  at: z.string(),
+  severity: z.string(),
+  message: z.string(),
+});
+export type TimelineEbEvent = z.infer<typeof TimelineEbEvent>;
+
+/**
+ * What the audit record keeps of an execution's history (Step Functions forgets it after 90 days, EB
+ * its events after six weeks). `state`: no history could be read; the steps are rebuilt from the final state.
+ */
+export const RecordedTimeline = z.object({
+  source: z.enum(['execution-history', 'state']),
+  steps: z.array(TimelineStep),
+  approvals: z.array(TimelineApproval),
+  ebEvents: z.array(TimelineEbEvent),
+});
+export type RecordedTimeline = z.infer<typeof RecordedTimeline>;
+
+/** The whole story of one deployment (`greenlight show`): the same view from a live execution or from its record. */
+export const Timeline = RecordedTimeline.extend({
+  deploymentId: z.string(),
+  executionArn: z.string(),
+  /** An audit outcome once recorded; `running` before; an execution status (`aborted`, `timed-out`) when it ended without a record. */
+  outcome: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  application: z.string().nullable(),
+  image: z.object({ repository: z.string(), tag: z.string(), digest: z.string(), pushedBy: z.string().nullable() }).nullable(),
+  environments: z.array(z.string()),
+  versionLabel: z.string().nullable(),
+  error: z.string().nullable(),
+  cause: z.string().nullable(),
+  recordKey: z.string().nullable(),
+});
+export type Timeline = z.infer<typeof Timeline>;
