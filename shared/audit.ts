@@ -23,6 +23,22 @@ export const AuditInput = z.object({
 });
 export type AuditInput = z.infer<typeof AuditInput>;
 
+/**
+ * One approval decision, as the approval API sent it to Step Functions: who decided, and whether the
+ * approver was checked against every known pusher (`enforced`) or the configuration said
+ * `separationOfDuties: false` (`off`); null for decisions recorded before greenlight said so.
+ */
+export interface ApprovalAudit {
+  environment: string | null;
+  decision: 'approve' | 'reject';
+  approver: string;
+  comment: string;
+  at: string;
+  separationOfDuties: 'enforced' | 'off' | null;
+  sameRolePolicy: string | null;
+  pushers: string[];
+}
+
 /** One deployment's permanent record, kept after Step Functions forgets the execution (90 days). */
 export interface AuditRecord {
   schemaVersion: 1;
@@ -38,6 +54,8 @@ export interface AuditRecord {
   /** Every image the release runs, repository → pinned reference (all containers, not only the pushed one). */
   images: Record<string, string> | null;
   stages: unknown[];
+  /** Every approval decision of the deployment (the rejection that ended it included). */
+  approvals: ApprovalAudit[];
   error: string | null;
   cause: string | null;
   /** Every step, approval and EB event of the execution (`greenlight show` after Step Functions forgot it); absent in older records. */
@@ -55,6 +73,38 @@ export function readableCause(cause: unknown): string | null {
     // not JSON: a Fail state's Cause, already readable
   }
   return cause;
+}
+
+/** An approval decision as it stands in a stage's output or a rejection's Cause, if it is one. */
+function approvalAudit(value: unknown, environment: string | null): ApprovalAudit | undefined {
+  const d = value as Record<string, unknown> | null | undefined;
+  if (!d || (d.decision !== 'approve' && d.decision !== 'reject') || typeof d.approver !== 'string') return undefined;
+  return {
+    environment: typeof d.environment === 'string' ? d.environment : environment,
+    decision: d.decision,
+    approver: d.approver,
+    comment: typeof d.comment === 'string' ? d.comment : '',
+    at: typeof d.at === 'string' ? d.at : '',
+    separationOfDuties: d.separationOfDuties === 'enforced' || d.separationOfDuties === 'off' ? d.separationOfDuties : null,
+    sameRolePolicy: typeof d.sameRolePolicy === 'string' ? d.sameRolePolicy : null,
+    pushers: Array.isArray(d.pushers) ? d.pushers.filter((p): p is string => typeof p === 'string') : [],
+  };
+}
+
+/** The approval decisions an execution's state holds: each stage's, and the rejection's (its Cause). */
+export function approvalsOf(stages: unknown[], error: { Error?: string; Cause?: string } | undefined): ApprovalAudit[] {
+  const decided = stages.map((stage) => {
+    const s = stage as { environment?: unknown; approval?: unknown } | null;
+    return approvalAudit(s?.approval, typeof s?.environment === 'string' ? s.environment : null);
+  });
+  if (error?.Error === 'ApprovalRejectedError' && typeof error.Cause === 'string') {
+    try {
+      decided.push(approvalAudit(JSON.parse(error.Cause), null));
+    } catch {
+      // a Cause that is not the decision record: nothing to add
+    }
+  }
+  return decided.filter((a): a is ApprovalAudit => a !== undefined);
 }
 
 /** The release an execution prepared, as its first stage wrote it (null before it got that far). */
@@ -94,6 +144,7 @@ export function buildAuditRecord(input: AuditInput, finishedAt: Date, release: R
     bundle: release ? { bucket: release.bucket, key: release.key, sha256: release.sha256 } : null,
     images: release?.images ?? null,
     stages,
+    approvals: approvalsOf(stages, error),
     error: outcome === 'unverified' ? 'DeploymentUnverifiedError' : (error?.Error ?? null),
     cause: readableCause(error?.Cause),
   };

@@ -119,6 +119,14 @@ export class SelfApprovalError extends GreenlightError {
   override readonly name = 'SelfApprovalError' as const;
 }
 
+/**
+ * Nobody can say who pushed the image (the CloudTrail rule is off and CloudTrail's event history
+ * has no answer, or could not be read): separation of duties cannot be checked, so nobody approves.
+ */
+export class PusherUnknownError extends GreenlightError {
+  override readonly name = 'PusherUnknownError' as const;
+}
+
 /** A decision request is malformed (unknown decision, a rejection without a reason). */
 export class InvalidDecisionError extends GreenlightError {
   override readonly name = 'InvalidDecisionError' as const;
@@ -158,6 +166,7 @@ export const errorNames = [
   'ApprovalAlreadyDecidedError',
   'ApproverNotAllowedError',
   'SelfApprovalError',
+  'PusherUnknownError',
   'InvalidDecisionError',
 ] as const;
 

@@ -38,9 +38,12 @@ export function readPushEvent(event: unknown): PushReading {
   return { push: parsed.data };
 }
 
-/** Remembers who pushed an image (CloudTrail knows, the ECR event does not) for separation of duties. */
+/**
+ * Remembers who pushed an image (CloudTrail knows, the ECR event does not) for separation of duties:
+ * one more record per pusher, so a re-push of the digest by someone else keeps both.
+ */
 export async function recordPusher({ s3 }: { s3: S3Client }, { bucket, push, at }: { bucket: string; push: ImagePush; at: Date }): Promise<void> {
-  if (push.pushedBy) await pushers.put(s3, bucket, { repository: push.repository, digest: push.digest, pushedBy: push.pushedBy, at: at.toISOString() });
+  if (push.pushedBy) await pushers.add(s3, bucket, { repository: push.repository, digest: push.digest, pushedBy: push.pushedBy, at: at.toISOString() });
 }
 
 /** Which application a repository deploys, if any. */

@@ -1,7 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Faults } from '../faults.ts';
 import { jsonService } from '../protocol/json.ts';
 import { AwsServiceError, type LocalRequest, type LocalResponse } from '../protocol/types.ts';
+import type { CloudTrailRecord } from './cloudtrail.ts';
 import type { BusEvent, LocalEventBus } from './event-bus.ts';
 
 /** One image of a repository, as ECR stores it: the manifest decides the digest, tags point at it. */
@@ -134,14 +135,25 @@ export class LocalEcr {
   private readonly emit: (event: BusEvent) => void;
   private readonly envelope: LocalEventBus['envelope'];
   private readonly callerArn: (request: LocalRequest) => string;
+  private readonly trail: (record: CloudTrailRecord) => void;
 
-  constructor(options: { region: string; accountId: string; faults: Faults; emit: (event: BusEvent) => void; envelope: LocalEventBus['envelope']; callerArn?: (request: LocalRequest) => string }) {
+  constructor(options: {
+    region: string;
+    accountId: string;
+    faults: Faults;
+    emit: (event: BusEvent) => void;
+    envelope: LocalEventBus['envelope'];
+    callerArn?: (request: LocalRequest) => string;
+    /** CloudTrail's event history, which keeps every PutImage whether or not a rule listens. */
+    trail?: (record: CloudTrailRecord) => void;
+  }) {
     this.region = options.region;
     this.accountId = options.accountId;
     this.faults = options.faults;
     this.emit = options.emit;
     this.envelope = options.envelope;
     this.callerArn = options.callerArn ?? (() => `arn:aws:iam::${this.accountId}:root`);
+    this.trail = options.trail ?? (() => undefined);
   }
 
   /** The registry host and path a `docker push` would use. */
@@ -279,13 +291,15 @@ export class LocalEcr {
   /**
    * CloudTrail's record of a PutImage, as EventBridge delivers it ("AWS API Call via CloudTrail"):
    * the one event that says who pushed. Not subject to dropEcrEvents (a different delivery path).
+   * CloudTrail's event history keeps the same record (LookupEvents finds it without any rule).
    */
   private recordApiCall(request: LocalRequest, repository: Repository, digest: string, tag: string | undefined): void {
     const arn = this.callerArn(request);
     const type = arn.includes(':assumed-role/') ? 'AssumedRole' : arn.endsWith(':root') ? 'Root' : 'IAMUser';
+    const accessKeyId = /Credential=([^/,\s]+)\//.exec(String(request.headers.authorization ?? ''))?.[1];
     const detail = {
       eventVersion: '1.08',
-      userIdentity: { type, arn, accountId: this.accountId },
+      userIdentity: { type, arn, accountId: this.accountId, ...(accessKeyId ? { accessKeyId } : {}) },
       eventTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
       eventSource: 'ecr.amazonaws.com',
       eventName: 'PutImage',
@@ -293,8 +307,15 @@ export class LocalEcr {
       requestParameters: { repositoryName: repository.name, registryId: this.accountId, ...(tag === undefined ? {} : { imageTag: tag }) },
       responseElements: { image: { repositoryName: repository.name, registryId: this.accountId, imageId: { imageDigest: digest, ...(tag === undefined ? {} : { imageTag: tag }) } } },
       requestID: request.requestId,
+      eventID: randomUUID(),
+      readOnly: false,
+      resources: [{ ARN: repository.arn, accountId: this.accountId, type: 'AWS::ECR::Repository' }],
       eventType: 'AwsApiCall',
+      managementEvent: true,
+      recipientAccountId: this.accountId,
+      eventCategory: 'Management',
     };
+    this.trail(detail);
     this.emit(this.envelope('aws.ecr', 'AWS API Call via CloudTrail', detail, []));
   }
 

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
+import { SameRolePolicy } from '../config/schema.ts';
 
 /** A deployment waiting for a person: what it is, where it goes, who may decide, until when. */
 export const PendingApproval = z.object({
@@ -7,12 +9,20 @@ export const PendingApproval = z.object({
   taskToken: z.string(),
   executionArn: z.string(),
   application: z.string(),
-  image: z.object({ repository: z.string(), tag: z.string(), digest: z.string(), reference: z.string() }),
+  /** `pushedAt` is ECR's first push of the digest: where CloudTrail starts looking for its pushers. */
+  image: z.object({ repository: z.string(), tag: z.string(), digest: z.string(), reference: z.string(), pushedAt: z.string().optional() }),
   versionLabel: z.string(),
   sourceEnvironment: z.string().nullable(),
   targetEnvironment: z.string(),
   runningInTarget: z.string().nullable(),
+  /** One known pusher, for people to read (`pushers` holds them all). */
   pushedBy: z.string().nullable(),
+  /** Every principal known to have pushed the digest when the approval was requested (the decision looks again). */
+  pushers: z.array(z.string()).optional(),
+  /** Whether the approver must be known not to be a pusher; absent (older records) means enforced. */
+  separationOfDuties: z.enum(['enforced', 'off']).optional(),
+  /** How sessions of one role compare; absent (older records) means strict. */
+  sameRolePolicy: SameRolePolicy.optional(),
   approvers: z.array(z.string()),
   requestedAt: z.string(),
   expiresAt: z.string(),
@@ -27,7 +37,11 @@ export function publicView({ taskToken: _token, ...view }: PendingApproval): Pen
 }
 
 const pendingKey = (id: string) => `pending/${encodeURIComponent(id)}.json`;
-const pusherKey = (repository: string, digest: string) => `pushers/${repository}/${digest.replace(/^sha256:/, '')}.json`;
+/** Pushers of a digest: one object per principal, so a second pusher never replaces the first. */
+const pusherPrefix = (repository: string, digest: string) => `pushers/${repository}/${digest.replace(/^sha256:/, '')}/`;
+const pusherKey = (repository: string, digest: string, principal: string) => `${pusherPrefix(repository, digest)}${createHash('sha256').update(principal).digest('hex')}.json`;
+/** Where versions before append-only records kept the one (last) pusher of a digest; still read. */
+const legacyPusherKey = (repository: string, digest: string) => `pushers/${repository}/${digest.replace(/^sha256:/, '')}.json`;
 
 async function readJson(s3: S3Client, bucket: string, key: string): Promise<unknown | undefined> {
   try {
@@ -65,11 +79,58 @@ export const pendingApprovals = {
   },
 };
 
-/** Who pushed an image, as CloudTrail told us; kept so an approver can never be the pusher. */
+/** One push of a digest by one principal, as CloudTrail told it. */
+export interface PusherRecord {
+  repository: string;
+  digest: string;
+  pushedBy: string;
+  at: string;
+}
+
+/** A write that lost to another of the same key: 412 (already there) or 409 (a write in flight). */
+function conditionFailed(error: unknown): 412 | 409 | undefined {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  if (e?.name === 'PreconditionFailed' || e?.$metadata?.httpStatusCode === 412) return 412;
+  if (e?.name === 'ConditionalRequestConflict' || e?.$metadata?.httpStatusCode === 409) return 409;
+  return undefined;
+}
+
+/**
+ * Who pushed an image, kept so an approver can never be a pusher. Append-only: every pusher of a
+ * digest gets its own object, written only if absent (`If-None-Match: *`), never overwritten or deleted.
+ */
 export const pushers = {
-  put: (s3: S3Client, bucket: string, push: { repository: string; digest: string; pushedBy: string; at: string }) => writeJson(s3, bucket, pusherKey(push.repository, push.digest), push),
-  async get(s3: S3Client, bucket: string, repository: string, digest: string): Promise<string | undefined> {
-    const raw = (await readJson(s3, bucket, pusherKey(repository, digest))) as { pushedBy?: string } | undefined;
-    return raw?.pushedBy;
+  async add(s3: S3Client, bucket: string, push: PusherRecord): Promise<void> {
+    const command = new PutObjectCommand({
+      Bucket: bucket,
+      Key: pusherKey(push.repository, push.digest, push.pushedBy),
+      Body: JSON.stringify(push, null, 2),
+      ContentType: 'application/json',
+      IfNoneMatch: '*',
+    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await s3.send(command);
+        return;
+      } catch (error) {
+        const lost = conditionFailed(error);
+        if (lost === 412) return; // this principal is recorded already
+        // 409: the same record is being written right now; make sure one of the writes lands.
+        if (lost !== 409 || attempt >= 3) throw error;
+      }
+    }
+  },
+  /** Every recorded pusher of a digest (ARNs as CloudTrail wrote them), oldest record format included. */
+  async list(s3: S3Client, bucket: string, repository: string, digest: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: pusherPrefix(repository, digest), ContinuationToken: token }));
+      keys.push(...(page.Contents ?? []).map((o) => o.Key!));
+      token = page.NextContinuationToken;
+    } while (token);
+    const records = await Promise.all([legacyPusherKey(repository, digest), ...keys].map((key) => readJson(s3, bucket, key)));
+    const found = records.map((r) => (r as { pushedBy?: unknown } | undefined)?.pushedBy).filter((arn): arn is string => typeof arn === 'string' && arn !== '');
+    return [...new Set(found)].sort();
   },
 };

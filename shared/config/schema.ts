@@ -20,9 +20,26 @@ const ArnPattern = z
   .string()
   .regex(/^arn:aws[a-z-]*:(iam|sts)::(\d{12}|\*):[^\s]+$/, 'an approver is an IAM role, user or assumed-role ARN (globs allowed after the account)');
 
+/**
+ * How two sessions of one IAM role compare when the approver is checked against the pushers.
+ * `strict`: one role is one person (whoever may assume a role picks the session name);
+ * `per-session`: session names tell people apart (only where an identity provider sets them).
+ */
+export const SameRolePolicy = z.enum(['strict', 'per-session']);
+export type SameRolePolicy = z.infer<typeof SameRolePolicy>;
+
 export const Approval = z.strictObject({
   approvers: z.array(ArnPattern).min(1, 'name at least one approver'),
   timeout: Duration.prefault('72h'),
+  separationOfDuties: z
+    .boolean()
+    .optional()
+    .describe(
+      'true (default): an approval needs a known pusher (CloudTrail) and an approver who is none of them; false lets anyone on the list approve, the pusher too (greenlight plan and the audit record say so)',
+    ),
+  sameRolePolicy: SameRolePolicy.optional().describe(
+    'strict (default): two sessions of one IAM role are one person; per-session: session names tell people apart (only for roles whose session names an identity provider such as IAM Identity Center sets)',
+  ),
 });
 
 export const Stage = z.strictObject({

@@ -1,3 +1,4 @@
+import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -14,6 +15,7 @@ function lazy<T>(build: () => T): () => T {
 }
 
 export const clients = {
+  cloudtrail: lazy(() => new CloudTrailClient({})),
   ecr: lazy(() => new ECRClient({})),
   eb: lazy(() => new ElasticBeanstalkClient({})),
   s3: lazy(() => new S3Client({})),
