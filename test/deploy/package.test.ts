@@ -201,7 +201,7 @@ const expectedActions: Record<string, string[]> = {
   deployStage: ['ecr:DescribeImages', 'elasticbeanstalk:DescribeEnvironments', 'elasticbeanstalk:UpdateEnvironment', 's3:GetObject', 's3:PutObject', 's3:ListBucket', ...beanstalkAsCaller],
   checkHealth: ['elasticbeanstalk:DescribeEnvironmentHealth', 'elasticbeanstalk:DescribeEnvironments', 'elasticbeanstalk:DescribeEvents'],
   rollBack: ['elasticbeanstalk:AbortEnvironmentUpdate', 'elasticbeanstalk:DescribeEnvironments', 'elasticbeanstalk:UpdateEnvironment', 's3:GetObject', 's3:PutObject', 's3:ListBucket', ...beanstalkAsCaller],
-  recordAudit: ['s3:PutObject', 's3:GetObject', 's3:ListBucket'],
+  recordAudit: ['s3:PutObject', 's3:GetObject', 's3:ListBucket', 'states:GetExecutionHistory', 'elasticbeanstalk:DescribeEvents'],
   reconcile: ['ecr:DescribeImages', 'states:DescribeExecution', 'states:StartExecution'],
 };
 
@@ -427,7 +427,9 @@ describe('serverless package', () => {
 
     expect(resourcesOf('OnImagePushedRole', 'StartDeployments')).toEqual(['<DeployPipeline>']);
     expect(resourcesOf('ResolvePlanRole', 'VerifyPushedImage')).toEqual(configuredRepositories.map((r) => arn('ecr', `repository/${r}`)));
-    expect(resourcesOf('RecordAuditRole', 'WriteAuditRecords')).toEqual(['<AuditBucket.Arn>/deployments/*']);
+    expect(resourcesOf('RecordAuditRole', 'WriteAuditRecords')).toEqual(['<AuditBucket.Arn>/deployments/*', '<AuditBucket.Arn>/index/*']);
+    expect(resourcesOf('RecordAuditRole', 'ReadOwnRecordAfterLostRace')).toEqual(['<AuditBucket.Arn>/deployments/*']);
+    expect(resourcesOf('RecordAuditRole', 'TimelineOfTheExecution')).toEqual([arn('states', 'execution:greenlight-test-deploy-pipeline:*')]);
     expect(resourcesOf('RenderBundleRole', 'StoreBundles')).toEqual(['<BundleBucket.Arn>/bundles/*', '<BundleBucket.Arn>/releases/*']);
     // The environment ledgers (leases, claims) are reachable only by the steps that serialise deployments.
     expect(resourcesOf('AcquireEnvironmentRole', 'EnvironmentLedger')).toEqual(['<BundleBucket.Arn>/environments/*']);
