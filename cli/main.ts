@@ -8,6 +8,7 @@ import { demoCommand, scenarios, type Scenario } from './commands/demo.ts';
 import { historyCommand } from './commands/history.ts';
 import { localCommand } from './commands/local.ts';
 import { planCommand } from './commands/plan.ts';
+import { reportCommand } from './commands/report.ts';
 import { showCommand } from './commands/show.ts';
 import { fail } from './output.ts';
 
@@ -92,6 +93,19 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'machine-readable output')
     .action(async (id: string, options) => {
       exitCode = await decideCommand('reject', id, options);
+    });
+
+  program
+    .command('report')
+    .description('the audit records of a period as one self-contained HTML page: timeline per environment, lead time, failure rate, table')
+    .requiredOption('--html <file>', 'write the page here')
+    .option('--since <when>', 'deployments started since: a duration back from now (90m, 12h, 30d, 2w) or a date (2026-11-01, UTC; or an ISO time)', '30d')
+    .option('--until <when>', 'deployments started until: a date (2026-11-30 includes that day), an ISO time or a duration back from now (default: now)')
+    .option('--app <name>', 'only this application')
+    .option('--bucket <name>', 'the audit bucket (default: $GREENLIGHT_AUDIT_BUCKET, the AuditBucketName output of the stack; greenlight-local-audit when $AWS_ENDPOINT_URL is set)')
+    .addHelpText('after', '\nLists the period in s3://BUCKET/index/by-time/, then reads each record (deployments/YYYY/MM/DD/ID.json) with your AWS credentials: s3:ListBucket and s3:GetObject on the audit bucket; AWS_REGION and AWS_ENDPOINT_URL decide where.')
+    .action(async (options) => {
+      exitCode = await reportCommand(options);
     });
 
   const whereOptions = (command: Command) =>
