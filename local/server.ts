@@ -11,6 +11,7 @@ import { LocalEcr } from './services/ecr.ts';
 import { LocalElasticBeanstalk } from './services/elastic-beanstalk.ts';
 import { LocalEventBus } from './services/event-bus.ts';
 import { LocalLambda } from './services/lambda.ts';
+import { LocalRegistry } from './services/registry.ts';
 import { LocalS3 } from './services/s3.ts';
 import { LocalSns } from './services/sns.ts';
 import { LocalStepFunctions } from './services/step-functions/service.ts';
@@ -26,7 +27,7 @@ export interface LocalAwsOptions {
   readonly faults?: Partial<Faults>;
 }
 
-type ServiceName = 'ecr' | 'stepfunctions' | 'events' | 'lambda' | 'lambda-url' | 'elasticbeanstalk' | 'sns' | 's3' | 'cloudtrail';
+type ServiceName = 'ecr' | 'registry' | 'stepfunctions' | 'events' | 'lambda' | 'lambda-url' | 'elasticbeanstalk' | 'sns' | 's3' | 'cloudtrail';
 
 const targetPrefixes: Array<[string, ServiceName]> = [
   ['AmazonEC2ContainerRegistry_V20150921.', 'ecr'],
@@ -40,6 +41,8 @@ const targetPrefixes: Array<[string, ServiceName]> = [
 export function serviceOf(headers: IncomingMessage['headers'], path: string, body: Buffer): ServiceName {
   const target = String(headers['x-amz-target'] ?? '');
   for (const [prefix, service] of targetPrefixes) if (target.startsWith(prefix)) return service;
+  // The registry API of ECR (no S3 bucket can be called v2: names have 3 characters at least).
+  if (path === '/v2' || path.startsWith('/v2/') || path.startsWith('/_ecr-layer/')) return 'registry';
   if (path.startsWith('/2015-03-31/functions/')) return 'lambda';
   if (path.startsWith('/_lambda-url/')) return 'lambda-url';
   const scope = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\//.exec(String(headers.authorization ?? ''))?.[1];
@@ -67,6 +70,8 @@ export class LocalAws {
   readonly lambda: LocalLambda;
   readonly s3: LocalS3;
   readonly ecr: LocalEcr;
+  /** The Docker Registry HTTP API v2 of the local ECR, on the same port. */
+  readonly registry: LocalRegistry;
   readonly cloudtrail: LocalCloudTrail;
   readonly eb: LocalElasticBeanstalk;
   readonly sns: LocalSns;
@@ -96,6 +101,7 @@ export class LocalAws {
       callerArn: (request) => callerArn(this.identities, accountId, request.headers),
       trail: (record) => this.cloudtrail.record(record),
     });
+    this.registry = new LocalRegistry(this.ecr);
     this.eb = new LocalElasticBeanstalk({ region, accountId, faults, readObject: (bucket, key) => this.s3.readObject(bucket, key) });
     this.sns = new LocalSns({ region, accountId });
     this.sfn = new LocalStepFunctions({
@@ -156,7 +162,8 @@ export class LocalAws {
       const fault = new AwsServiceError('InternalFailure', `The local endpoint failed: ${(error as Error).message}`, 500);
       response = service === 'elasticbeanstalk' || service === 'sns' ? queryError('', request.requestId, fault) : jsonError('1.1', fault);
     }
-    res.writeHead(response.status, { ...response.headers, 'content-length': Buffer.byteLength(response.body) });
+    // A HEAD answer names the length of what GET would send.
+    res.writeHead(response.status, { 'content-length': String(Buffer.byteLength(response.body)), ...response.headers });
     res.end(response.body);
   }
 
@@ -181,6 +188,8 @@ export class LocalAws {
     switch (service) {
       case 'ecr':
         return this.ecr.handle(request);
+      case 'registry':
+        return this.registry.handle(request);
       case 'stepfunctions':
         return this.sfn.handle(request);
       case 'events':

@@ -30,7 +30,7 @@ export async function localCommand(options: { port: string; config: string; fast
     },
   });
   stack.aws.sns.onPublish = (message) => console.log(`${dim(message.at.toISOString())} notification: ${message.subject ?? ''}\n${message.message}`);
-  console.log(`${bold('greenlight local')} endpoint on ${bold(endpoint)} (S3, ECR, Elastic Beanstalk, Step Functions, SNS, EventBridge, Lambda)`);
+  console.log(`${bold('greenlight local')} endpoint on ${bold(endpoint)} (S3, ECR and its registry, Elastic Beanstalk, Step Functions, SNS, EventBridge, Lambda, CloudTrail)`);
   console.log(`\n  export AWS_ENDPOINT_URL=${endpoint} AWS_REGION=${stack.aws.region} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n`);
   for (const [name, app] of Object.entries(stack.config.applications)) {
     console.log(`  ${bold(name)}: ${app.stages.map((s) => s.environment).join(' → ')}  ${dim(`repositories: ${app.images.join(', ')}`)}`);
@@ -47,7 +47,13 @@ export async function localCommand(options: { port: string; config: string; fast
       console.log(`  schedule      ${fn.name} ${schedule.expression} ${dim(`(here every ${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)} s; on demand: aws lambda invoke --function-name ${fn.name} out.json)`)}`);
     }
   }
-  console.log(dim(`\nPush an image and watch it deploy:\n  greenlight sample-manifest > m.json\n  aws --endpoint-url ${endpoint} ecr put-image --repository-name hello-api --image-tag v0.1.0 --image-manifest file://m.json\n\nCtrl-C stops.`));
+  const registry = new URL(endpoint).host;
+  console.log(
+    dim(
+      `\nPush an image and watch it deploy:\n  greenlight sample-manifest > m.json\n  aws --endpoint-url ${endpoint} ecr put-image --repository-name hello-api --image-tag v0.1.0 --image-manifest file://m.json\n` +
+        `or with a registry client (plain HTTP):\n  aws --endpoint-url ${endpoint} ecr get-login-password | docker login -u AWS --password-stdin ${registry}\n  docker push ${registry}/hello-api:v0.1.0\n\nCtrl-C stops.`,
+    ),
+  );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

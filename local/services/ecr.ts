@@ -3,6 +3,8 @@ import type { Faults } from '../faults.ts';
 import { jsonService } from '../protocol/json.ts';
 import { AwsServiceError, type LocalRequest, type LocalResponse } from '../protocol/types.ts';
 import type { CloudTrailRecord } from './cloudtrail.ts';
+import { EcrTokens, type RegistryCaller } from './ecr-auth.ts';
+import { LayerStore, SHA256_DIGEST } from './ecr-layers.ts';
 import type { BusEvent, LocalEventBus } from './event-bus.ts';
 
 /** One image of a repository, as ECR stores it: the manifest decides the digest, tags point at it. */
@@ -32,8 +34,15 @@ interface ImageId {
 }
 
 const DOCKER_MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json';
-const REPOSITORY_NAME = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
-const IMAGE_TAG = /^[\w][\w.-]{0,127}$/;
+/** What ECR reports as a layer's media type in BatchCheckLayerAvailability. */
+const LAYER_MEDIA_TYPE = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+/** InitiateLayerUpload's advice, and UploadLayerPart's limit (20 MiB). */
+const PART_SIZE = 10 * 1024 * 1024;
+const MAX_PART_SIZE = 20 * 1024 * 1024;
+/** How long a GetDownloadUrlForLayer URL works (a presigned S3 URL in AWS). */
+const downloadUrlSeconds = 3600;
+export const REPOSITORY_NAME = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+export const IMAGE_TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,}$/;
 
 /** `sha256:` + hex digest of the manifest bytes, exactly as ECR (and the registry API) compute it. */
@@ -116,10 +125,6 @@ function imageSize(parsed: Record<string, unknown>, manifest: string): number {
   return total > 0 ? total : Buffer.byteLength(manifest);
 }
 
-/**
- * Amazon ECR, locally: repositories and image manifests in memory (no layer blobs), with
- * immutability, digest arithmetic, EventBridge push events and ECR's own error texts.
- */
 /** An entry of `failures` in BatchGetImage/BatchDeleteImage, with ECR's reason texts. */
 function imageFailure(imageId: unknown, failureCode: string | undefined): Record<string, unknown> {
   const failureReason =
@@ -127,7 +132,16 @@ function imageFailure(imageId: unknown, failureCode: string | undefined): Record
   return { imageId, failureCode, failureReason };
 }
 
+/**
+ * Amazon ECR, locally: repositories, image manifests and layer blobs in memory, with immutability,
+ * digest arithmetic, EventBridge push events, CloudTrail's PutImage record, authorization tokens,
+ * the layer API and ECR's own error texts. The Docker Registry HTTP API (`registry.ts`) works on it.
+ */
 export class LocalEcr {
+  /** Layer blobs, shared by the layer API and the registry API. */
+  readonly layers: LayerStore;
+  /** GetAuthorizationToken's tokens, which the registry API accepts. */
+  readonly tokens: EcrTokens;
   private readonly repositories = new Map<string, Repository>();
   private readonly region: string;
   private readonly accountId: string;
@@ -146,6 +160,8 @@ export class LocalEcr {
     callerArn?: (request: LocalRequest) => string;
     /** CloudTrail's event history, which keeps every PutImage whether or not a rule listens. */
     trail?: (record: CloudTrailRecord) => void;
+    layers?: LayerStore;
+    tokens?: EcrTokens;
   }) {
     this.region = options.region;
     this.accountId = options.accountId;
@@ -154,6 +170,8 @@ export class LocalEcr {
     this.envelope = options.envelope;
     this.callerArn = options.callerArn ?? (() => `arn:aws:iam::${this.accountId}:root`);
     this.trail = options.trail ?? (() => undefined);
+    this.layers = options.layers ?? new LayerStore();
+    this.tokens = options.tokens ?? new EcrTokens();
   }
 
   /** The registry host and path a `docker push` would use. */
@@ -203,7 +221,8 @@ export class LocalEcr {
     return repository;
   }
 
-  private throttle(): void {
+  /** The throttleRate fault, for ECR's read calls (the registry's reads too). */
+  throttleRead(): void {
     if (this.faults.throttleRate > 0 && Math.random() < this.faults.throttleRate) throw new AwsServiceError('ThrottlingException', 'Rate exceeded');
   }
 
@@ -293,10 +312,9 @@ export class LocalEcr {
    * the one event that says who pushed. Not subject to dropEcrEvents (a different delivery path).
    * CloudTrail's event history keeps the same record (LookupEvents finds it without any rule).
    */
-  private recordApiCall(request: LocalRequest, repository: Repository, digest: string, tag: string | undefined): void {
-    const arn = this.callerArn(request);
+  private recordApiCall(caller: RegistryCaller, requestId: string, repository: Repository, digest: string, tag: string | undefined): void {
+    const { arn, accessKeyId } = caller;
     const type = arn.includes(':assumed-role/') ? 'AssumedRole' : arn.endsWith(':root') ? 'Root' : 'IAMUser';
-    const accessKeyId = /Credential=([^/,\s]+)\//.exec(String(request.headers.authorization ?? ''))?.[1];
     const detail = {
       eventVersion: '1.08',
       userIdentity: { type, arn, accountId: this.accountId, ...(accessKeyId ? { accessKeyId } : {}) },
@@ -306,7 +324,7 @@ export class LocalEcr {
       awsRegion: this.region,
       requestParameters: { repositoryName: repository.name, registryId: this.accountId, ...(tag === undefined ? {} : { imageTag: tag }) },
       responseElements: { image: { repositoryName: repository.name, registryId: this.accountId, imageId: { imageDigest: digest, ...(tag === undefined ? {} : { imageTag: tag }) } } },
-      requestID: request.requestId,
+      requestID: requestId,
       eventID: randomUUID(),
       readOnly: false,
       resources: [{ ARN: repository.arn, accountId: this.accountId, type: 'AWS::ECR::Repository' }],
@@ -317,6 +335,88 @@ export class LocalEcr {
     };
     this.trail(detail);
     this.emit(this.envelope('aws.ecr', 'AWS API Call via CloudTrail', detail, []));
+  }
+
+  /** The principal of a SigV4-signed call, as CloudTrail names it. */
+  private callerOf(request: LocalRequest): RegistryCaller {
+    const accessKeyId = /Credential=([^/,\s]+)\//.exec(String(request.headers.authorization ?? ''))?.[1];
+    return { arn: this.callerArn(request), ...(accessKeyId ? { accessKeyId } : {}) };
+  }
+
+  /** ECR's message for a repository that does not exist (the registry API says it too). */
+  repositoryNotFound(name: string): string {
+    return `The repository with name '${name}' does not exist in the registry with id '${this.accountId}'`;
+  }
+
+  hasRepository(name: string): boolean {
+    return this.repositories.has(name);
+  }
+
+  /** An image by tag or by digest, for the registry API. */
+  findImage(repository: string, reference: string): EcrImage | undefined {
+    const repo = this.repositories.get(repository);
+    if (!repo) return undefined;
+    return reference.includes(':') ? repo.images.get(reference) : this.tagged(repo, reference);
+  }
+
+  /** Every tag of a repository, sorted as the registry's tags/list sorts them. */
+  tagsOf(repository: string): string[] {
+    const repo = this.repository(repository);
+    return [...repo.images.values()].flatMap((image) => image.tags).sort();
+  }
+
+  /**
+   * A manifest pushed through the registry API: stored as PutImage stores it, with the same push event
+   * and CloudTrail PutImage record, for the principal whose token authorised the push. Pushing the
+   * same manifest under the same tag again changes nothing and says so (`created: false`).
+   */
+  pushManifest(repository: string, manifest: string, options: { tag?: string; mediaType?: string }, caller: RegistryCaller, requestId: string): { digest: string; created: boolean } {
+    const repo = this.repository(repository);
+    const digest = manifestDigest(manifest);
+    const existing = repo.images.get(digest);
+    if (existing && (options.tag === undefined || existing.tags.includes(options.tag))) return { digest, created: false };
+    const image = this.put(repo, manifest, options);
+    this.recordApiCall(caller, requestId, repo, image.digest, options.tag);
+    return { digest: image.digest, created: true };
+  }
+
+  /** The blobs the repository's manifests refer to: a layer nothing refers to is inaccessible, as in ECR. */
+  private referencedBlobs(repository: Repository): Set<string> {
+    const digests = new Set<string>();
+    for (const image of repository.images.values()) {
+      try {
+        const parsed = JSON.parse(image.manifest) as { config?: { digest?: unknown }; layers?: Array<{ digest?: unknown }> };
+        for (const entry of [parsed.config, ...(Array.isArray(parsed.layers) ? parsed.layers : [])]) if (typeof entry?.digest === 'string') digests.add(entry.digest);
+      } catch {
+        // PutImage stored only JSON; nothing to collect from anything else.
+      }
+    }
+    return digests;
+  }
+
+  /** A GetDownloadUrlForLayer URL: served by this endpoint, signed, for an hour (a presigned S3 URL in AWS). */
+  private downloadUrl(host: string, repository: string, digest: string): string {
+    const expires = Math.floor(Date.now() / 1000) + downloadUrlSeconds;
+    const query = new URLSearchParams({ repository, expires: String(expires) });
+    query.set('signature', this.tokens.sign(`${digest}\n${repository}\n${expires}`));
+    return `http://${host}/_ecr-layer/${digest}?${query}`;
+  }
+
+  /** The bytes a download URL names, if it is this endpoint's, unexpired and unchanged. */
+  download(digest: string, query: URLSearchParams): Buffer | undefined {
+    const repository = query.get('repository') ?? '';
+    const expires = Number(query.get('expires'));
+    if (!Number.isInteger(expires) || expires * 1000 < Date.now()) return undefined;
+    if (query.get('signature') !== this.tokens.sign(`${digest}\n${repository}\n${expires}`)) return undefined;
+    return this.layers.get(repository, digest);
+  }
+
+  private layerUpload(repository: Repository, uploadId: string) {
+    const upload = this.layers.upload(repository.name, uploadId);
+    if (!upload) {
+      throw new AwsServiceError('UploadNotFoundException', `The upload with id '${uploadId}' does not exist in the repository '${repository.name}' in the registry with id '${this.accountId}'`);
+    }
+    return upload;
   }
 
   private describeRepository(repository: Repository): Record<string, unknown> {
@@ -368,7 +468,7 @@ export class LocalEcr {
         return { repository: this.describeRepository(this.repository(name)) };
       },
       DescribeRepositories: (input: Record<string, unknown>) => {
-        this.throttle();
+        this.throttleRead();
         const registryId = optionalString(input, 'registryId');
         const names = input.repositoryNames;
         if (names !== undefined && (!Array.isArray(names) || names.some((n) => typeof n !== 'string'))) throw invalid('repositoryNames', 'Member must be a list of strings');
@@ -388,6 +488,7 @@ export class LocalEcr {
           );
         }
         this.repositories.delete(repository.name);
+        this.layers.dropRepository(repository.name);
         return { repository: this.describeRepository(repository) };
       },
       PutImage: (input: Record<string, unknown>, request: LocalRequest) => {
@@ -402,7 +503,7 @@ export class LocalEcr {
           ...(mediaType === undefined ? {} : { mediaType }),
           ...(digest === undefined ? {} : { digest }),
         });
-        this.recordApiCall(request, repository, image.digest, tag);
+        this.recordApiCall(this.callerOf(request), request.requestId, repository, image.digest, tag);
         return {
           image: {
             registryId: this.accountId,
@@ -413,8 +514,87 @@ export class LocalEcr {
           },
         };
       },
+      GetAuthorizationToken: (input: Record<string, unknown>, request: LocalRequest) => {
+        const ids = input.registryIds;
+        if (ids !== undefined && (!Array.isArray(ids) || ids.length < 1 || ids.length > 10 || ids.some((id) => typeof id !== 'string' || !/^[0-9]{12}$/.test(id)))) {
+          throw invalid('registryIds', 'Member must be a list of 1 to 10 registry ids of 12 digits');
+        }
+        const { authorizationToken, expiresAt } = this.tokens.issue(this.callerOf(request));
+        // Every registry here is this endpoint's: the proxy endpoint is the address the call came to.
+        const proxyEndpoint = `http://${String(request.headers.host ?? '127.0.0.1')}`;
+        return { authorizationData: ((ids as string[] | undefined) ?? [this.accountId]).map(() => ({ authorizationToken, expiresAt, proxyEndpoint })) };
+      },
+      BatchCheckLayerAvailability: (input: Record<string, unknown>) => {
+        const repository = this.repository(requiredString(input, 'repositoryName'), optionalString(input, 'registryId'));
+        const digests = input.layerDigests;
+        if (!Array.isArray(digests) || digests.length < 1 || digests.length > 100 || digests.some((d) => typeof d !== 'string')) {
+          throw invalid('layerDigests', 'Member must have length less than or equal to 100 and greater than or equal to 1');
+        }
+        const layers: unknown[] = [];
+        const failures: unknown[] = [];
+        for (const layerDigest of digests as string[]) {
+          if (!DIGEST.test(layerDigest)) failures.push({ layerDigest, failureCode: 'InvalidLayerDigest', failureReason: 'Invalid layer digest' });
+          else {
+            const bytes = this.layers.get(repository.name, layerDigest);
+            if (bytes) layers.push({ layerDigest, layerAvailability: 'AVAILABLE', layerSize: bytes.length, mediaType: LAYER_MEDIA_TYPE });
+            else failures.push({ layerDigest, failureCode: 'MissingLayerDigest', failureReason: 'Could not find layer' });
+          }
+        }
+        return { layers, failures };
+      },
+      InitiateLayerUpload: (input: Record<string, unknown>) => {
+        const repository = this.repository(requiredString(input, 'repositoryName'), optionalString(input, 'registryId'));
+        return { uploadId: this.layers.startUpload(repository.name).id, partSize: PART_SIZE };
+      },
+      UploadLayerPart: (input: Record<string, unknown>) => {
+        const repository = this.repository(requiredString(input, 'repositoryName'), optionalString(input, 'registryId'));
+        const upload = this.layerUpload(repository, requiredString(input, 'uploadId'));
+        const first = input.partFirstByte;
+        const last = input.partLastByte;
+        if (!Number.isSafeInteger(first) || (first as number) < 0) throw invalid('partFirstByte', 'Member must have value greater than or equal to 0');
+        if (!Number.isSafeInteger(last) || (last as number) < 0) throw invalid('partLastByte', 'Member must have value greater than or equal to 0');
+        const blob = Buffer.from(requiredString(input, 'layerPartBlob'), 'base64');
+        const partError = (why: string) =>
+          new AwsServiceError('InvalidLayerPartException', `The layer part ${first}-${last} of upload '${upload.id}' is not valid: ${why}. Last valid byte received: ${upload.size - 1}`);
+        if (first !== upload.size) throw partError(`parts must follow each other (the next part starts at byte ${upload.size})`);
+        if ((last as number) - (first as number) + 1 !== blob.length) throw partError(`the blob has ${blob.length} bytes`);
+        if (blob.length > MAX_PART_SIZE) throw partError(`a part may have at most ${MAX_PART_SIZE} bytes`);
+        this.layers.append(upload, blob);
+        return { registryId: this.accountId, repositoryName: repository.name, uploadId: upload.id, lastByteReceived: upload.size - 1 };
+      },
+      CompleteLayerUpload: (input: Record<string, unknown>) => {
+        const repository = this.repository(requiredString(input, 'repositoryName'), optionalString(input, 'registryId'));
+        const upload = this.layerUpload(repository, requiredString(input, 'uploadId'));
+        const digests = input.layerDigests;
+        if (!Array.isArray(digests) || digests.length < 1 || digests.length > 100 || digests.some((d) => typeof d !== 'string')) {
+          throw invalid('layerDigests', 'Member must have length less than or equal to 100 and greater than or equal to 1');
+        }
+        const claimed = digests[0] as string;
+        if (!SHA256_DIGEST.test(claimed)) throw new AwsServiceError('InvalidLayerException', `The layer digest '${claimed}' is not a valid sha256 digest.`);
+        if (upload.size === 0) throw new AwsServiceError('EmptyUploadException', 'The specified layer upload does not contain any layer parts.');
+        if (this.layers.has(repository.name, claimed)) {
+          this.layers.cancel(upload.id);
+          throw new AwsServiceError('LayerAlreadyExistsException', 'The image layer already exists in the associated repository.');
+        }
+        const result = this.layers.complete(upload, claimed);
+        if (!result.ok) {
+          throw new AwsServiceError('InvalidLayerException', 'The layer digest calculation performed by Amazon ECR upon receipt of the image layer does not match the digest specified.');
+        }
+        return { registryId: this.accountId, repositoryName: repository.name, uploadId: upload.id, layerDigest: result.digest };
+      },
+      GetDownloadUrlForLayer: (input: Record<string, unknown>, request: LocalRequest) => {
+        const repository = this.repository(requiredString(input, 'repositoryName'), optionalString(input, 'registryId'));
+        const layerDigest = requiredString(input, 'layerDigest');
+        if (!this.layers.has(repository.name, layerDigest)) {
+          throw new AwsServiceError('LayersNotFoundException', 'The specified layers could not be found, or the specified layer is not valid for this repository.');
+        }
+        if (!this.referencedBlobs(repository).has(layerDigest)) {
+          throw new AwsServiceError('LayerInaccessibleException', 'The specified layer is not available because it is not associated with an image. Unassociated image layers may be cleaned up at any time.');
+        }
+        return { downloadUrl: this.downloadUrl(String(request.headers.host ?? '127.0.0.1'), repository.name, layerDigest), layerDigest };
+      },
       DescribeImages: (input: Record<string, unknown>) => {
-        this.throttle();
+        this.throttleRead();
         const repository = this.repository(requiredString(input, 'repositoryName'), optionalString(input, 'registryId'));
         const ids = imageIdList(input, 'imageIds', false);
         const status = this.tagStatus(input);
@@ -438,7 +618,7 @@ export class LocalEcr {
         return { imageDetails: page.map((i) => this.describeImage(repository, i)), ...(nextToken ? { nextToken } : {}) };
       },
       BatchGetImage: (input: Record<string, unknown>) => {
-        this.throttle();
+        this.throttleRead();
         const repository = this.repository(requiredString(input, 'repositoryName'), optionalString(input, 'registryId'));
         const ids = imageIdList(input, 'imageIds', true) ?? [];
         const accepted = Array.isArray(input.acceptedMediaTypes) ? (input.acceptedMediaTypes as unknown[]) : undefined;
