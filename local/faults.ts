@@ -27,6 +27,11 @@ export interface Faults {
    * `Sandbox.Timedout`: a Lambda cut off after its side effect, so the state machine retries a step that already acted.
    */
   lambdaTimeouts: Record<string, number>;
+  /**
+   * PutEvents accepts entries whose source is `aws.*`, so a test can replay a delivery EventBridge
+   * made (a late or repeated ECR push event). AWS refuses them (NotAuthorizedForSourceException).
+   */
+  replayAwsEvents: boolean;
 }
 
 /** Real-time behaviour, as in the demo: updates take seconds, nothing fails on its own. */
@@ -40,6 +45,7 @@ export const demoFaults: Faults = {
   dropEcrEvents: 0,
   waitScale: 0.2,
   lambdaTimeouts: {},
+  replayAwsEvents: false,
 };
 
 /** Fast settings for tests. */
@@ -53,4 +59,5 @@ export const testFaults: Faults = {
   dropEcrEvents: 0,
   waitScale: 0.01,
   lambdaTimeouts: {},
+  replayAwsEvents: true,
 };

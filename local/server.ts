@@ -6,6 +6,7 @@ import { type LocalIdentity, callerArn, localIdentities, verifySigV4 } from './i
 import { jsonError } from './protocol/json.ts';
 import { queryError } from './protocol/query.ts';
 import { AwsServiceError, type LocalRequest, type LocalResponse } from './protocol/types.ts';
+import { bodyLimits, readBody, type ServiceName, tooLarge } from './limits.ts';
 import { LocalCloudTrail } from './services/cloudtrail.ts';
 import { LocalEcr } from './services/ecr.ts';
 import { LocalElasticBeanstalk } from './services/elastic-beanstalk.ts';
@@ -27,7 +28,6 @@ export interface LocalAwsOptions {
   readonly faults?: Partial<Faults>;
 }
 
-type ServiceName = 'ecr' | 'registry' | 'stepfunctions' | 'events' | 'lambda' | 'lambda-url' | 'elasticbeanstalk' | 'sns' | 's3' | 'cloudtrail';
 
 const targetPrefixes: Array<[string, ServiceName]> = [
   ['AmazonEC2ContainerRegistry_V20150921.', 'ecr'],
@@ -37,23 +37,32 @@ const targetPrefixes: Array<[string, ServiceName]> = [
   ['com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.', 'cloudtrail'],
 ];
 
-/** Decides which service a request is for, the way AWS's DNS would: target header, signing scope, path, Action. */
-export function serviceOf(headers: IncomingMessage['headers'], path: string, body: Buffer): ServiceName {
+/**
+ * Decides which service a request is for from what arrives before its body, the way AWS's DNS would:
+ * target header, path, signing scope; undefined when only the body can tell (a Query form at `/`).
+ */
+function serviceOfHeaders(headers: IncomingMessage['headers'], path: string): ServiceName | undefined {
   const target = String(headers['x-amz-target'] ?? '');
   for (const [prefix, service] of targetPrefixes) if (target.startsWith(prefix)) return service;
   // The registry API of ECR (no S3 bucket can be called v2: names have 3 characters at least).
   if (path === '/v2' || path.startsWith('/v2/') || path.startsWith('/_ecr-layer/')) return 'registry';
   if (path.startsWith('/2015-03-31/functions/')) return 'lambda';
   if (path.startsWith('/_lambda-url/')) return 'lambda-url';
+  if (path === '/_greenlight' || path.startsWith('/_greenlight/')) return 'admin';
   const scope = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\//.exec(String(headers.authorization ?? ''))?.[1];
   if (scope === 'ecr' || scope === 'events' || scope === 'lambda' || scope === 'elasticbeanstalk' || scope === 'sns' || scope === 's3') return scope;
   if (scope === 'states') return 'stepfunctions';
   const isForm = String(headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
-  if (isForm && path === '/') {
-    const version = new URLSearchParams(body.toString('utf8')).get('Version');
-    if (version === '2010-03-31') return 'sns';
-    if (version === '2010-12-01') return 'elasticbeanstalk';
-  }
+  return isForm && path === '/' ? undefined : 's3';
+}
+
+/** Decides which service a request is for, the way AWS's DNS would: target header, signing scope, path, Action. */
+export function serviceOf(headers: IncomingMessage['headers'], path: string, body: Buffer): ServiceName {
+  const known = serviceOfHeaders(headers, path);
+  if (known) return known;
+  const version = new URLSearchParams(body.toString('utf8')).get('Version');
+  if (version === '2010-03-31') return 'sns';
+  if (version === '2010-12-01') return 'elasticbeanstalk';
   return 's3';
 }
 
@@ -88,7 +97,7 @@ export class LocalAws {
     this.faults = { ...structuredClone(testFaults), ...options.faults };
     const { region, accountId, faults } = this;
     this.identities = localIdentities(accountId);
-    this.bus = new LocalEventBus(region, accountId);
+    this.bus = new LocalEventBus(region, accountId, () => this.faults.replayAwsEvents);
     this.lambda = new LocalLambda(options.projectRoot ?? process.cwd(), region, accountId, faults);
     this.s3 = new LocalS3();
     this.cloudtrail = new LocalCloudTrail();
@@ -136,24 +145,48 @@ export class LocalAws {
     this.sfn.stopAll();
     await this.sfn.settle();
     await this.bus.settle();
-    if (this.server) {
+    if (this.server?.listening) {
       this.server.closeAllConnections();
       await new Promise<void>((resolve) => this.server!.close(() => resolve()));
     }
     this.s3.close();
   }
 
+  /** Answers one request; nothing a client does (a huge body, a dropped connection) escapes as an unhandled error. */
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks);
+    try {
+      await this.answer(req, res);
+    } catch (error) {
+      // Whatever went wrong, the endpoint keeps serving: answer if the client still listens.
+      if (!res.headersSent && !res.destroyed) res.writeHead(500, { 'content-type': 'text/plain' }).end(`The local endpoint failed: ${(error as Error).message}`);
+      else res.destroy();
+    }
+  }
+
+  private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    res.on('error', () => undefined);
     const url = new URL(req.url ?? '/', 'http://local');
-    const service = serviceOf(req.headers, url.pathname, body);
+    const requestId = randomUUID();
+    const early = serviceOfHeaders(req.headers, url.pathname);
+    const limitFor = early ?? 'query';
+    const limit = bodyLimits[limitFor];
+    const read = await readBody(req, limit);
+    if (!read.ok) {
+      if (read.reason === 'aborted') return;
+      // The rest of the body is not read: answer, then close the connection.
+      const response = tooLarge(limitFor, limit, requestId);
+      res.shouldKeepAlive = false;
+      res.writeHead(response.status, { 'content-length': String(Buffer.byteLength(response.body)), connection: 'close', ...response.headers });
+      res.end(response.body);
+      return;
+    }
+    const { body } = read;
+    const service = early ?? serviceOf(req.headers, url.pathname, body);
     if (service === 's3') {
       this.s3.handle(req, res, body);
       return;
     }
-    const request: LocalRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body, requestId: randomUUID() };
+    const request: LocalRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body, requestId };
     let response: LocalResponse;
     try {
       response = service === 'lambda-url' ? await this.functionUrl(request) : await this.dispatch(service, request);
@@ -162,9 +195,15 @@ export class LocalAws {
       const fault = new AwsServiceError('InternalFailure', `The local endpoint failed: ${(error as Error).message}`, 500);
       response = service === 'elasticbeanstalk' || service === 'sns' ? queryError('', request.requestId, fault) : jsonError('1.1', fault);
     }
+    if (res.destroyed) return;
     // A HEAD answer names the length of what GET would send.
     res.writeHead(response.status, { 'content-length': String(Buffer.byteLength(response.body)), ...response.headers });
     res.end(response.body);
+  }
+
+  /** The admin routes of the endpoint itself (`/_greenlight/…`). */
+  private async admin(request: LocalRequest): Promise<LocalResponse> {
+    return { status: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: `No route ${request.method} ${request.path}` }) };
   }
 
   /**
@@ -185,6 +224,7 @@ export class LocalAws {
   }
 
   private dispatch(service: Exclude<ServiceName, 's3' | 'lambda-url'>, request: LocalRequest): Promise<LocalResponse> {
+    if (service === 'admin') return this.admin(request);
     switch (service) {
       case 'ecr':
         return this.ecr.handle(request);
@@ -208,5 +248,12 @@ export class LocalAws {
 
 /** Starts the endpoint and resolves once it listens. */
 export async function startLocalAws(options: LocalAwsOptions = {}): Promise<LocalAws> {
-  return new LocalAws(options).listen();
+  const aws = new LocalAws(options);
+  try {
+    return await aws.listen();
+  } catch (error) {
+    // A busy port: leave nothing behind (the S3 folder), and let the caller say what happened.
+    await aws.close();
+    throw error;
+  }
 }

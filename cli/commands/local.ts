@@ -1,6 +1,17 @@
 import { demoFaults, testFaults } from '../../local/faults.ts';
-import { startGreenlightLocal } from '../../local/stack.ts';
+import { type GreenlightLocal, startGreenlightLocal } from '../../local/stack.ts';
 import { bold, dim, green, red, yellow } from '../output.ts';
+
+/** What to tell a person whose port cannot be opened, instead of a stack trace (undefined: not that). */
+export function listenFailure(error: unknown, port: number): string | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EADDRINUSE') {
+    return `port ${port} on 127.0.0.1 is already in use (another greenlight local, LocalStack?). Stop what listens there, or choose another port: greenlight local --port ${port === 65535 ? 4567 : port + 1}`;
+  }
+  if (code === 'EACCES') return `no permission to listen on port ${port} (ports below 1024 need privileges): choose another with --port, e.g. --port 4566`;
+  if (code === 'EADDRNOTAVAIL') return 'cannot listen on 127.0.0.1: this machine has no loopback address';
+  return undefined;
+}
 
 /** `greenlight local`: the endpoint with the config's apps, environments and repositories, until interrupted. */
 export async function localCommand(options: { port: string; config: string; fast?: boolean; lambdaLogs?: boolean }): Promise<number> {
@@ -9,13 +20,21 @@ export async function localCommand(options: { port: string; config: string; fast
     process.stderr.write(`error: --port ${options.port} is not a TCP port number\n`);
     return 2;
   }
-  const stack = await startGreenlightLocal({
-    configPath: options.config,
-    port,
-    faults: options.fast ? testFaults : demoFaults,
-    lambdaLogLevel: options.lambdaLogs ? 'INFO' : 'SILENT',
-    schedules: true,
-  });
+  let stack: GreenlightLocal;
+  try {
+    stack = await startGreenlightLocal({
+      configPath: options.config,
+      port,
+      faults: options.fast ? testFaults : demoFaults,
+      lambdaLogLevel: options.lambdaLogs ? 'INFO' : 'SILENT',
+      schedules: true,
+    });
+  } catch (error) {
+    const message = listenFailure(error, port);
+    if (!message) throw error;
+    process.stderr.write(`error: ${message}\n`);
+    return 1;
+  }
   const { endpoint } = stack;
   stack.aws.bus.addRule({
     name: 'greenlight-local-console',
@@ -32,6 +51,7 @@ export async function localCommand(options: { port: string; config: string; fast
   stack.aws.sns.onPublish = (message) => console.log(`${dim(message.at.toISOString())} notification: ${message.subject ?? ''}\n${message.message}`);
   console.log(`${bold('greenlight local')} endpoint on ${bold(endpoint)} (S3, ECR and its registry, Elastic Beanstalk, Step Functions, SNS, EventBridge, Lambda, CloudTrail)`);
   console.log(`\n  export AWS_ENDPOINT_URL=${endpoint} AWS_REGION=${stack.aws.region} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n`);
+  for (const warning of stack.warnings) console.log(`  ${yellow('warning:')} ${warning.path}: ${warning.message}`);
   for (const [name, app] of Object.entries(stack.config.applications)) {
     console.log(`  ${bold(name)}: ${app.stages.map((s) => s.environment).join(' → ')}  ${dim(`repositories: ${app.images.join(', ')}`)}`);
   }

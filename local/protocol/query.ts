@@ -10,13 +10,20 @@ export interface QueryServiceSpec {
   readonly operations: Record<string, Operation>;
 }
 
+/** The longest list any Query operation here takes (EB's and SNS's lists are far shorter). */
+export const maxListMembers = 1000;
+/** Parameters per request: every operation here needs a few dozen at most. */
+const maxParameters = 10_000;
+
 /**
  * Turns flattened query keys into nested input: `EnvironmentNames.member.1=a` → `{ EnvironmentNames: ['a'] }`,
  * `OptionSettings.member.2.Namespace=x` → `{ OptionSettings: [, { Namespace: 'x' }] }` (holes removed).
  */
 export function decodeQueryParams(params: URLSearchParams): Record<string, unknown> {
   const root: Record<string, unknown> = {};
+  let count = 0;
   for (const [key, value] of params) {
+    if (++count > maxParameters) throw new AwsServiceError('ValidationError', `1 validation error detected: the request has more than ${maxParameters} parameters`);
     if (key === 'Action' || key === 'Version') continue;
     const parts = key.split('.');
     // A key naming the prototype would write into Object.prototype of the whole process.
@@ -34,8 +41,13 @@ export function decodeQueryParams(params: URLSearchParams): Record<string, unkno
       }
       if ((next === 'member' || next === 'entry') && !last) {
         node[part] ??= [];
-        const index = Number(parts[i + 2]) - 1;
-        if (!Number.isInteger(index) || index < 0) throw new AwsServiceError('MalformedQueryString', `Bad list index in ${key}`);
+        const position = parts[i + 2] ?? '';
+        const index = /^[1-9]\d*$/.test(position) ? Number(position) - 1 : -1;
+        if (index < 0) throw new AwsServiceError('MalformedQueryString', `Bad list index in ${key}`);
+        // A list index is a position: one far beyond any list AWS takes would make a huge sparse array.
+        if (index >= maxListMembers) {
+          throw new AwsServiceError('ValidationError', `1 validation error detected: Value at '${parts.slice(0, i + 1).join('.')}' failed to satisfy constraint: Member must have length less than or equal to ${maxListMembers}`);
+        }
         if (i + 2 === parts.length - 1) {
           node[part][index] = value;
           break;

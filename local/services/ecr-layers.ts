@@ -17,6 +17,9 @@ export interface LayerUpload {
   size: number;
 }
 
+/** The largest layer the local ECR keeps (in memory): 2 GiB. */
+export const maxLayerBytes = 2 * 1024 * 1024 * 1024;
+
 /** How long an unfinished upload is kept, as a registry expires abandoned uploads. */
 const uploadLifetimeMs = 24 * 3600 * 1000;
 

@@ -4,7 +4,7 @@ import { jsonService } from '../protocol/json.ts';
 import { AwsServiceError, type LocalRequest, type LocalResponse } from '../protocol/types.ts';
 import type { CloudTrailRecord } from './cloudtrail.ts';
 import { EcrTokens, type RegistryCaller } from './ecr-auth.ts';
-import { LayerStore, SHA256_DIGEST } from './ecr-layers.ts';
+import { LayerStore, maxLayerBytes, SHA256_DIGEST } from './ecr-layers.ts';
 import type { BusEvent, LocalEventBus } from './event-bus.ts';
 
 /** One image of a repository, as ECR stores it: the manifest decides the digest, tags point at it. */
@@ -559,6 +559,7 @@ export class LocalEcr {
         if (first !== upload.size) throw partError(`parts must follow each other (the next part starts at byte ${upload.size})`);
         if ((last as number) - (first as number) + 1 !== blob.length) throw partError(`the blob has ${blob.length} bytes`);
         if (blob.length > MAX_PART_SIZE) throw partError(`a part may have at most ${MAX_PART_SIZE} bytes`);
+        if (upload.size + blob.length > maxLayerBytes) throw partError(`the local ECR keeps layers of at most ${maxLayerBytes} bytes`);
         this.layers.append(upload, blob);
         return { registryId: this.accountId, repositoryName: repository.name, uploadId: upload.id, lastByteReceived: upload.size - 1 };
       },

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { jsonService } from '../protocol/json.ts';
+import { payloadLimits } from '../limits.ts';
 import { AwsServiceError } from '../protocol/types.ts';
 
 /** An event as EventBridge delivers it to a target. */
@@ -66,6 +67,16 @@ function matchesValue(matcher: unknown, value: unknown): boolean {
   return false;
 }
 
+/**
+ * An entry's size as EventBridge counts it for the PutEvents limit: the UTF-8 bytes of Source,
+ * DetailType, Detail and each Resource, plus 14 for a Time.
+ */
+function entrySize(entry: Record<string, unknown>): number {
+  const bytes = (value: unknown) => (typeof value === 'string' ? Buffer.byteLength(value) : 0);
+  const resources = Array.isArray(entry.Resources) ? entry.Resources.reduce((total: number, r: unknown) => total + bytes(r), 0) : 0;
+  return (entry.Time === undefined ? 0 : 14) + bytes(entry.Source) + bytes(entry.DetailType) + bytes(entry.Detail) + resources;
+}
+
 /** The default event bus: rules with in-process targets, and PutEvents for anyone who wants to inject events. */
 export class LocalEventBus {
   readonly deliveries: Delivery[] = [];
@@ -75,6 +86,8 @@ export class LocalEventBus {
   constructor(
     private readonly region: string,
     private readonly accountId: string,
+    /** Whether PutEvents takes `aws.*` sources (the replayAwsEvents fault), read at each call. */
+    private readonly acceptsAwsSources: () => boolean = () => false,
   ) {}
 
   addRule(rule: Rule): void {
@@ -110,8 +123,16 @@ export class LocalEventBus {
     operations: {
       PutEvents: (input: { Entries?: Array<Record<string, string>> }) => {
         if (!Array.isArray(input.Entries) || input.Entries.length === 0) throw new AwsServiceError('ValidationException', '1 validation error detected: Value null at \'entries\' failed to satisfy constraint: Member must not be null');
+        if (input.Entries.length > 10) {
+          throw new AwsServiceError('ValidationException', "1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length less than or equal to 10");
+        }
+        if (input.Entries.reduce((total, entry) => total + entrySize(entry), 0) > payloadLimits.putEventsEntries) {
+          throw new AwsServiceError('ValidationException', 'Total size of the entries in the request is over the limit.');
+        }
         const results = input.Entries.map((entry) => {
           if (!entry.Source || !entry.DetailType || !entry.Detail) return { ErrorCode: 'InvalidArgument', ErrorMessage: 'Parameters Source, DetailType and Detail are required.' };
+          // Sources starting with aws. belong to AWS services: nobody may put events in their name.
+          if (entry.Source.startsWith('aws.') && !this.acceptsAwsSources()) return { ErrorCode: 'NotAuthorizedForSourceException', ErrorMessage: 'Not authorized for the source.' };
           let detail: Record<string, unknown>;
           try {
             detail = JSON.parse(entry.Detail);

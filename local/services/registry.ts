@@ -1,7 +1,7 @@
 import type { LocalRequest, LocalResponse } from '../protocol/types.ts';
 import { AwsServiceError } from '../protocol/types.ts';
 import type { RegistryCaller } from './ecr-auth.ts';
-import { blobDigest, SHA256_DIGEST } from './ecr-layers.ts';
+import { blobDigest, maxLayerBytes, SHA256_DIGEST } from './ecr-layers.ts';
 import { IMAGE_TAG, type LocalEcr, REPOSITORY_NAME } from './ecr.ts';
 
 /** The manifest media types ECR stores: Docker v2 schema 2 and OCI, images and indexes. */
@@ -191,6 +191,10 @@ export class LocalRegistry {
   private continueUpload(name: string, id: string, request: LocalRequest): LocalResponse {
     const upload = this.ecr.layers.upload(name, id);
     if (!upload) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry', 404, { uuid: id });
+    if (upload.size + request.body.length > maxLayerBytes) {
+      this.ecr.layers.cancel(id);
+      throw new RegistryError('SIZE_INVALID', `blob larger than the ${maxLayerBytes} bytes the local registry keeps`, 413, { limit: maxLayerBytes });
+    }
     switch (request.method) {
       case 'GET':
         return this.uploadState(name, id, upload.size, 204);

@@ -1,4 +1,5 @@
 import type { Faults } from '../../faults.ts';
+import { payloadLimits } from '../../limits.ts';
 import { jsonService } from '../../protocol/json.ts';
 import { AwsServiceError } from '../../protocol/types.ts';
 import type { BusEvent } from '../event-bus.ts';
@@ -111,6 +112,9 @@ export class LocalStepFunctions {
   start(stateMachineArn: string, name: string, input: string): ExecutionRecord {
     const machine = this.machine(stateMachineArn);
     checkName(name, 'execution');
+    if (Buffer.byteLength(input) > payloadLimits.stepFunctionsData) {
+      throw new AwsServiceError('InvalidExecutionInput', `Invalid Execution Input: the input is larger than the maximum of ${payloadLimits.stepFunctionsData} bytes`);
+    }
     try {
       JSON.parse(input);
     } catch {
@@ -277,6 +281,9 @@ export class LocalStepFunctions {
       },
       SendTaskSuccess: (input: Record<string, unknown>) => {
         const output = requireString(input, 'output');
+        if (Buffer.byteLength(output) > payloadLimits.stepFunctionsData) {
+          throw new AwsServiceError('InvalidOutput', `Invalid Output: the output is larger than the maximum of ${payloadLimits.stepFunctionsData} bytes`);
+        }
         let parsed: unknown;
         try {
           parsed = JSON.parse(output);
