@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { GreenlightError } from '../shared/errors.ts';
 import { projectRoot } from '../local/stack.ts';
 import { sampleManifest } from '../local/services/ecr.ts';
@@ -10,6 +10,7 @@ import { localCommand } from './commands/local.ts';
 import { planCommand } from './commands/plan.ts';
 import { reportCommand } from './commands/report.ts';
 import { showCommand } from './commands/show.ts';
+import { watchCommand, watchExitCodes, watchExitHelp } from './commands/watch.ts';
 import { fail } from './output.ts';
 
 const defaultConfig = process.env.GREENLIGHT_CONFIG ? resolve(process.env.GREENLIGHT_CONFIG) : resolve(projectRoot, 'greenlight.yml');
@@ -146,6 +147,25 @@ export async function main(argv: string[]): Promise<number> {
     .addHelpText('after', `\nReads the execution while Step Functions keeps it, else the audit record (found through s3://BUCKET/index/by-id/).${readsWith}`)
     .action(async (id: string, options) => {
       exitCode = await showCommand(id, options);
+    });
+
+  program
+    .command('watch')
+    .description('for CI after docker push: follow the deployment of IMAGE (or execution ID) live and exit with how it ended')
+    .argument('<image|id>', 'REPOSITORY:TAG, REPOSITORY@sha256:DIGEST or REPOSITORY:TAG@sha256:DIGEST (a registry host in front is fine), or an execution name or ARN')
+    .option('--timeout <duration>', 'give up waiting after this long (90s, 30m, 1h30m): exit 4, the deployment goes on', '30m')
+    .option('--json', 'print one JSON object at the end, nothing else on stdout (progress goes to stderr)')
+    .option('--state-machine <arn>', 'the deploy pipeline (default: $GREENLIGHT_STATE_MACHINE_ARN, the DeployPipelineArn output of the stack; the local one when $AWS_ENDPOINT_URL is set)')
+    .addOption(configOption())
+    .addHelpText('after', watchExitHelp)
+    .showHelpAfterError('(greenlight watch --help lists the forms of IMAGE|ID and the exit codes)')
+    // A usage error is exit 5 here: 1 to 4 are answers CI acts on.
+    .exitOverride((error) => {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help') throw error;
+      throw new CommanderError(watchExitCodes.usage, error.code, error.message);
+    })
+    .action(async (target: string, options) => {
+      exitCode = await watchCommand(target, options);
     });
 
   program

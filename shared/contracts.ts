@@ -178,3 +178,137 @@ export const Timeline = RecordedTimeline.extend({
   recordKey: z.string().nullable(),
 });
 export type Timeline = z.infer<typeof Timeline>;
+
+// ——— The pipeline state: what the state machine carries from state to state ———
+
+/** A step's error as a Catch writes it (`ResultPath: $.error`, or `$.health` when health could not be read). */
+export const StepError = z.object({ Error: z.string(), Cause: z.string().optional() });
+export type StepError = z.infer<typeof StepError>;
+
+/** A stage's approval: `not-required` (the Pass state), or a person's decision as the approval API sent it. */
+export const ApprovalDecision = z.object({
+  decision: z.enum(['not-required', 'approve', 'reject']),
+  approver: z.string().optional(),
+  comment: z.string().optional(),
+  at: z.string().optional(),
+  environment: z.string().optional(),
+  separationOfDuties: z.enum(['enforced', 'off']).optional(),
+  sameRolePolicy: z.string().optional(),
+  pushers: z.array(z.string()).optional(),
+});
+export type ApprovalDecision = z.infer<typeof ApprovalDecision>;
+
+/** Acquire Environment's answer: the lease is ours, or another execution holds it until `expiresAt`. */
+export const EnvironmentLease = z.object({
+  status: z.enum(['acquired', 'waiting']),
+  environment: z.string(),
+  holder: z.string(),
+  expiresAt: z.string(),
+});
+export type EnvironmentLease = z.infer<typeof EnvironmentLease>;
+
+/** Roll Back's answer: the rollback EB is making, and the causes the execution ends with either way. */
+export const RollbackStarted = z.object({
+  deployment: StageDeployment,
+  failureCause: z.string(),
+  rollbackFailureCause: z.string(),
+});
+export type RollbackStarted = z.infer<typeof RollbackStarted>;
+
+/** What one finished stage hands on (the Pass states Stage Deployed and Stage Already Deployed). */
+export const StageOutput = z.object({
+  environment: z.string(),
+  outcome: z.enum(['deployed', 'already-deployed']),
+  versionLabel: z.string(),
+  previousVersionLabel: z.string().nullable().optional(),
+  release: StoredBundle.optional(),
+  /** EB's health colour when the stage was judged healthy (absent when the bytes already ran). */
+  health: z.string().optional(),
+  checkedAt: z.string().optional(),
+  approval: ApprovalDecision.optional(),
+});
+export type StageOutput = z.infer<typeof StageOutput>;
+
+/** Let Go Of Environments' answer: the leases given back, and the updates nobody verified. */
+export const LetGo = z.object({
+  released: z.array(z.string()),
+  unverified: z.array(z.looseObject({ environment: z.string() })),
+  anyUnverified: z.boolean().optional(),
+});
+export type LetGo = z.infer<typeof LetGo>;
+
+/** The audit step's answer: where the record is, the outcome it says, and the error and cause the execution ends with. */
+export const AuditWritten = z.object({
+  key: z.string(),
+  /** An audit outcome: succeeded, already-deployed, failed, rejected, superseded, expired, unverified. */
+  outcome: z.string(),
+  error: z.string(),
+  cause: z.string(),
+  finishedAt: z.string().optional(),
+});
+export type AuditWritten = z.infer<typeof AuditWritten>;
+
+/**
+ * The state of one execution at any point of its path: the top level (image → plan → stages → error →
+ * audit) or one stage's iteration (stage, approval, lease, bundle, version, deployment, health,
+ * rollback). Every field is optional because each appears only once the path has reached it.
+ */
+export const PipelineState = z
+  .object({
+    /** The execution input: the push. */
+    image: ImagePush,
+    plan: Plan,
+    stage: PlannedStage,
+    index: z.number().int().nonnegative(),
+    /** The release (rendered bundle) this stage deploys or asks approval for. */
+    bundle: StoredBundle,
+    approval: ApprovalDecision,
+    lease: EnvironmentLease,
+    version: VersionStatus,
+    deployment: StageDeployment,
+    /** A health report, or the error that kept health from being read (then a rollback follows). */
+    health: z.union([HealthReport, StepError]),
+    rollback: RollbackStarted,
+    rollbackHealth: HealthReport,
+    released: z.object({ released: z.boolean(), environment: z.string() }),
+    stages: z.array(StageOutput),
+    error: StepError,
+    letGo: LetGo,
+    letGoError: StepError,
+    audit: AuditWritten,
+    auditError: StepError,
+  })
+  .partial();
+export type PipelineState = z.infer<typeof PipelineState>;
+
+/**
+ * Reads a state (JSON text or a parsed value) as far as it goes: each field that has its expected shape
+ * is kept, one that does not is left out (and so are stage outputs that do not read), so a reader of
+ * a partial or newer state gets every part it can trust and never a wrongly typed one.
+ */
+export function readPipelineState(json: unknown): PipelineState {
+  let value = json;
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return {};
+    }
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return {};
+  const raw = value as Record<string, unknown>;
+  const state: Record<string, unknown> = {};
+  for (const [field, schema] of Object.entries(PipelineState.shape)) {
+    if (raw[field] === undefined) continue;
+    if (field === 'stages' && Array.isArray(raw.stages)) {
+      state.stages = raw.stages.flatMap((stage) => {
+        const parsed = StageOutput.safeParse(stage);
+        return parsed.success ? [parsed.data] : [];
+      });
+      continue;
+    }
+    const parsed = schema.safeParse(raw[field]);
+    if (parsed.success) state[field] = parsed.data;
+  }
+  return state as PipelineState;
+}

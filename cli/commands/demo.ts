@@ -1,11 +1,12 @@
 import { ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
+import { ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { demoFaults, testFaults } from '../../local/faults.ts';
 import { sampleManifest } from '../../local/services/ecr.ts';
 import { type GreenlightLocal, startGreenlightLocal } from '../../local/stack.ts';
 import { callApprovalApi } from '../approval-client.ts';
 import { bold, dim, green, red, seconds, yellow } from '../output.ts';
-import { type WatchedExecution, watchExecution } from '../watch.ts';
+import { type WatchedExecution, followExecution } from '../watch.ts';
 
 export const scenarios = ['deploy', 'broken', 'multi', 'promote'] as const;
 export type Scenario = (typeof scenarios)[number];
@@ -13,6 +14,7 @@ export type Scenario = (typeof scenarios)[number];
 interface Clients {
   ecr: ECRClient;
   sfn: SFNClient;
+  eb: ElasticBeanstalkClient;
 }
 
 /** Pushes like CI does (ECR PutImage over the wire) and returns the digest ECR computed. */
@@ -38,18 +40,18 @@ async function executionFor({ sfn }: Clients, stack: GreenlightLocal, known: Set
 }
 
 function summary(result: WatchedExecution): void {
-  const state = result.output ?? {};
-  const plan = state.plan ?? {};
-  const bundle = (state.stages ?? []).find((s: any) => s.release)?.release ?? {};
-  console.log(`\n${green(bold('Deployed'))} in ${seconds(result.durationMs)}`);
+  const { plan, stages = [], audit } = result.state;
+  const bundle = stages.find((s) => s.release)?.release;
+  const heading = result.outcome === 'already-deployed' ? 'Already deployed' : 'Deployed';
+  console.log(`\n${green(bold(heading))} in ${seconds(result.durationMs)}`);
   const rows: Array<[string, string]> = [
-    ['application', plan.application],
-    ['environments', (state.stages ?? []).map((s: any) => `${s.environment} (${s.health})`).join(', ')],
-    ['image', `${plan.image?.repository}:${plan.image?.tag}`],
-    ['digest', plan.image?.digest],
-    ['version label', bundle.versionLabel],
-    ['bundle', `s3://${bundle.bucket}/${bundle.key}`],
-    ['audit record', state.audit?.key ?? ''],
+    ['application', plan?.application ?? ''],
+    ['environments', stages.map((s) => `${s.environment} (${s.health ?? s.outcome})`).join(', ')],
+    ['image', plan ? `${plan.image.repository}:${plan.image.tag}` : ''],
+    ['digest', plan?.image.digest ?? ''],
+    ['version label', bundle?.versionLabel ?? ''],
+    ['bundle', bundle ? `s3://${bundle.bucket}/${bundle.key}` : ''],
+    ['audit record', audit?.key ?? ''],
   ];
   for (const [name, value] of rows) console.log(`  ${name.padEnd(14)} ${value}`);
 }
@@ -58,7 +60,7 @@ async function deployOnce(clients: Clients, stack: GreenlightLocal, known: Set<s
   await push(clients, repository, tag);
   const executionArn = await executionFor(clients, stack, known);
   console.log(dim(`execution ${executionArn}`));
-  return watchExecution(clients.sfn, executionArn);
+  return followExecution(clients.sfn, executionArn, { eb: clients.eb });
 }
 
 /**
@@ -75,6 +77,7 @@ export async function demoCommand(options: { scenario: Scenario; config: string;
   const clients: Clients = {
     ecr: new ECRClient({ endpoint: stack.endpoint, region: stack.aws.region, credentials }),
     sfn: new SFNClient({ endpoint: stack.endpoint, region: stack.aws.region, credentials }),
+    eb: new ElasticBeanstalkClient({ endpoint: stack.endpoint, region: stack.aws.region, credentials }),
   };
   console.log(`${bold('greenlight')} local AWS endpoint on ${stack.endpoint} ${dim(`(started in ${seconds(Date.now() - started)})`)}`);
   const known = new Set<string>();
@@ -104,7 +107,7 @@ export async function demoCommand(options: { scenario: Scenario; config: string;
     const result = await deployOnce(clients, stack, known, 'shop-server', 'v1.4.0');
     if (result.status === 'SUCCEEDED') {
       console.log(`\n${bold('Containers in the deployed bundle')} (pinned by digest):`);
-      for (const [repository, reference] of Object.entries((result.output?.stages ?? []).find((s: any) => s.release)?.release?.images ?? {})) console.log(`  ${repository.padEnd(12)} ${dim(String(reference))}`);
+      for (const [repository, reference] of Object.entries(result.state.stages?.find((s) => s.release)?.release?.images ?? {})) console.log(`  ${repository.padEnd(12)} ${dim(reference)}`);
     }
     return report(result);
   } finally {
@@ -138,11 +141,11 @@ async function promote(clients: Clients, stack: GreenlightLocal, known: Set<stri
 }
 
 function report(result: WatchedExecution): number {
-  if (result.status === 'SUCCEEDED') {
+  if (result.outcome === 'deployed' || result.outcome === 'already-deployed') {
     summary(result);
     return 0;
   }
-  console.log(`\n${red(bold(`Deployment ${result.status}`))} after ${seconds(result.durationMs)}`);
+  console.log(`\n${red(bold(`Deployment ${result.outcome}`))} after ${seconds(result.durationMs)}`);
   console.log(`  ${result.error ?? ''}: ${result.cause ?? ''}`);
   return 1;
 }
