@@ -32,6 +32,20 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(configOption())
     .option('--fast', 'test timings (EB updates in 0.3 s, Wait states at 1/100)')
     .option('--lambda-logs', 'print the handlers\u2019 structured logs')
+    .option('--faults <file>', 'fault knobs from a YAML file (the keys GET /_greenlight/faults shows; flags below win over it)')
+    .option('--fail-image <ref>', 'deployments of this image fail (Health Red, ERROR events, rollback): a repository, REPO:TAG or a digest; repeatable', (value: string, all: string[]) => [...all, value], [])
+    .option('--busy <env=seconds>', 'the environment is busy (Updating, someone else\u2019s operation) for SECONDS from the start; repeatable', (value: string, all: string[]) => [...all, value], [])
+    .option('--throttle <rate>', 'share (0 to 1) of ECR and Elastic Beanstalk read calls answered with a throttling error')
+    .option('--drop-events <n>', 'lose the next N ECR push events (EventBridge is best effort; the reconciler finds those pushes)')
+    .option('--eb-update-seconds <s>', 'seconds an Elastic Beanstalk update keeps the environment Updating (default 6; 0.3 with --fast)')
+    .addHelpText(
+      'after',
+      '\nWhile it runs, the knobs can be read and changed from this machine:\n' +
+        '  curl -s http://127.0.0.1:4566/_greenlight/faults\n' +
+        '  curl -s -X POST -H content-type:application/json -d \'{"throttleRate":0.3,"busyEnvironments":{"hello-api-dev":60}}\' http://127.0.0.1:4566/_greenlight/faults\n' +
+        '  curl -s -X DELETE http://127.0.0.1:4566/_greenlight/faults   # back to how it started\n' +
+        'A --faults file holds the same keys, e.g.\n  failingImages: [hello-api:v1.3.0]\n  throttleRate: 0.2\n  busyEnvironments: { hello-api-prod: 120 }',
+    )
     .action(async (options) => {
       exitCode = await localCommand(options);
     });

@@ -1,14 +1,21 @@
-/**
- * Knobs that make the local AWS behave like a slow, busy or failing one.
- * Mutable at run time, so a test can change them between steps.
- */
-export interface Faults {
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/** How long things take locally: Elastic Beanstalk's operations and Step Functions' waits. */
+export interface Timings {
   /** Seconds an UpdateEnvironment keeps the environment Updating (Health Grey) before it settles. */
   ebUpdateSeconds: number;
   /** Seconds a new environment stays Launching before it is Ready. */
   ebLaunchSeconds: number;
   /** Seconds CreateApplicationVersion with Process=true stays Processing. */
   ebVersionProcessingSeconds: number;
+  /** Multiplier for Step Functions Wait states and retry intervals (1 = real time). */
+  waitScale: number;
+}
+
+/** What goes wrong on purpose: failing images, busy environments, throttling, lost events, Lambda timeouts. */
+export interface FaultKnobs {
   /**
    * Image references (or parts of them: a repository, `repo:tag`, a digest) whose deployment fails:
    * the environment settles Ready with Health Red, HealthStatus Severe and ERROR events.
@@ -20,8 +27,6 @@ export interface Faults {
   throttleRate: number;
   /** How many of the next ECR push events are lost (EventBridge delivery is best effort). */
   dropEcrEvents: number;
-  /** Multiplier for Step Functions Wait states and retry intervals (1 = real time). */
-  waitScale: number;
   /**
    * Functions (by key, e.g. deployStage) whose next N invocations run to the end but are reported as
    * `Sandbox.Timedout`: a Lambda cut off after its side effect, so the state machine retries a step that already acted.
@@ -33,6 +38,12 @@ export interface Faults {
    */
   replayAwsEvents: boolean;
 }
+
+/**
+ * Knobs that make the local AWS behave like a slow, busy or failing one: timings and faults.
+ * Mutable at run time (the services read them at each call), so a test or a person can change them between steps.
+ */
+export interface Faults extends Timings, FaultKnobs {}
 
 /** Real-time behaviour, as in the demo: updates take seconds, nothing fails on its own. */
 export const demoFaults: Faults = {
@@ -61,3 +72,75 @@ export const testFaults: Faults = {
   lambdaTimeouts: {},
   replayAwsEvents: true,
 };
+
+/**
+ * A private copy of base settings with overrides on top: nothing nested (failingImages,
+ * busyEnvironments, …) is shared with the caller or with another endpoint in the same process.
+ */
+export function copyFaults(base: Faults, overrides: Partial<Faults> = {}): Faults {
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
+  return structuredClone({ ...base, ...defined });
+}
+
+const seconds = z.number().min(0).max(7 * 86400);
+/** A change to the knobs, as a person writes it (a `--faults` file, the admin route): only known keys, checked values. */
+export const FaultsChange = z.strictObject({
+  ebUpdateSeconds: seconds.optional(),
+  ebLaunchSeconds: seconds.optional(),
+  ebVersionProcessingSeconds: seconds.optional(),
+  waitScale: z.number().positive().max(100).optional(),
+  failingImages: z.array(z.string().trim().min(1)).optional(),
+  busyEnvironments: z.record(z.string().min(1), seconds).optional(),
+  throttleRate: z.number().min(0).max(1).optional(),
+  dropEcrEvents: z.number().int().min(0).optional(),
+  lambdaTimeouts: z.record(z.string().min(1), z.number().int().min(0)).optional(),
+  replayAwsEvents: z.boolean().optional(),
+});
+export type FaultsChange = z.infer<typeof FaultsChange>;
+
+/** A change that cannot be applied, naming every wrong key and value. */
+export class FaultsError extends Error {
+  override readonly name = 'FaultsError';
+}
+
+/** Checks a change to the knobs; throws FaultsError naming each problem (`where`: the file or route it came from). */
+export function parseFaultsChange(value: unknown, where: string): FaultsChange {
+  const parsed = FaultsChange.safeParse(value ?? {});
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const path = issue.path.join('.');
+    if (issue.code === 'unrecognized_keys') return `unknown knob${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')} (known: ${Object.keys(FaultsChange.shape).join(', ')})`;
+    return `${path || '(top level)'}: ${issue.message}`;
+  });
+  throw new FaultsError(`${where}: ${problems.join('; ')}`);
+}
+
+/** Reads a `--faults` YAML (or JSON) file of knobs. */
+export function readFaultsFile(path: string): FaultsChange {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new FaultsError(`${path}: cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (error) {
+    throw new FaultsError(`${path}: not YAML: ${(error as Error).message.split('\n')[0]}`);
+  }
+  return parseFaultsChange(value, path);
+}
+
+/**
+ * Applies a change in place (the services hold this very object): scalars and failingImages are
+ * replaced, busyEnvironments and lambdaTimeouts merged key by key.
+ */
+export function applyFaults(target: Faults, change: FaultsChange): Faults {
+  const { busyEnvironments, lambdaTimeouts, failingImages, ...scalars } = change;
+  Object.assign(target, Object.fromEntries(Object.entries(scalars).filter(([, value]) => value !== undefined)));
+  if (failingImages) target.failingImages = [...failingImages];
+  if (busyEnvironments) Object.assign(target.busyEnvironments, busyEnvironments);
+  if (lambdaTimeouts) Object.assign(target.lambdaTimeouts, lambdaTimeouts);
+  return target;
+}

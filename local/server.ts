@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Faults, testFaults } from './faults.ts';
+import { adminRoute } from './admin.ts';
+import { applyFaults, copyFaults, type Faults, FaultsError, type FaultsChange, testFaults } from './faults.ts';
 import { type LocalIdentity, callerArn, localIdentities, verifySigV4 } from './identities.ts';
 import { jsonError } from './protocol/json.ts';
 import { queryError } from './protocol/query.ts';
@@ -87,6 +88,7 @@ export class LocalAws {
   readonly sfn: LocalStepFunctions;
   /** The principals whose keys the endpoint knows (SigV4 is verified for function URLs). */
   readonly identities: LocalIdentity[];
+  private readonly initialFaults: Faults;
   private server?: Server;
   private port = 0;
   private host = '127.0.0.1';
@@ -94,7 +96,9 @@ export class LocalAws {
   constructor(options: LocalAwsOptions = {}) {
     this.region = options.region ?? 'us-east-1';
     this.accountId = options.accountId ?? '000000000000';
-    this.faults = { ...structuredClone(testFaults), ...options.faults };
+    // A private deep copy: another endpoint in this process, or the caller's object, never shares a knob.
+    this.faults = copyFaults(testFaults, options.faults);
+    this.initialFaults = copyFaults(this.faults);
     const { region, accountId, faults } = this;
     this.identities = localIdentities(accountId);
     this.bus = new LocalEventBus(region, accountId, () => this.faults.replayAwsEvents);
@@ -186,7 +190,7 @@ export class LocalAws {
       this.s3.handle(req, res, body);
       return;
     }
-    const request: LocalRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body, requestId };
+    const request: LocalRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body, requestId, ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}) };
     let response: LocalResponse;
     try {
       response = service === 'lambda-url' ? await this.functionUrl(request) : await this.dispatch(service, request);
@@ -201,9 +205,33 @@ export class LocalAws {
     res.end(response.body);
   }
 
+  /**
+   * Changes the fault knobs of the running endpoint, as a person asks (flags, a file, the admin
+   * route): busy environments become busy at once (an unknown one is refused), a failing `repo:tag`
+   * also fails the digest that tag names now; the rest is applied in place. Returns the knobs.
+   */
+  setFaults(change: FaultsChange): Faults {
+    const { busyEnvironments, ...rest } = change;
+    for (const name of Object.keys(busyEnvironments ?? {})) {
+      const environment = this.eb.environment(name);
+      if (!environment || environment.Status === 'Terminated') throw new FaultsError(`busyEnvironments: there is no environment ${name}`);
+    }
+    applyFaults(this.faults, rest);
+    if (rest.failingImages) this.faults.failingImages.push(...this.ecr.digestsOfTags(rest.failingImages));
+    for (const [name, seconds] of Object.entries(busyEnvironments ?? {})) this.eb.makeBusy(name, seconds);
+    return this.faults;
+  }
+
+  /** Puts the knobs back to what the endpoint started with. */
+  resetFaults(): Faults {
+    const initial = copyFaults(this.initialFaults);
+    for (const key of Object.keys(this.faults) as Array<keyof Faults>) delete this.faults[key];
+    return Object.assign(this.faults, initial);
+  }
+
   /** The admin routes of the endpoint itself (`/_greenlight/…`). */
-  private async admin(request: LocalRequest): Promise<LocalResponse> {
-    return { status: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: `No route ${request.method} ${request.path}` }) };
+  private admin(request: LocalRequest): Promise<LocalResponse> {
+    return adminRoute(this, request);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { demoFaults, testFaults } from '../../local/faults.ts';
+import { copyFaults, demoFaults, type FaultsChange, FaultsError, parseFaultsChange, readFaultsFile, testFaults } from '../../local/faults.ts';
 import { type GreenlightLocal, startGreenlightLocal } from '../../local/stack.ts';
 import { bold, dim, green, red, yellow } from '../output.ts';
 
@@ -13,11 +13,53 @@ export function listenFailure(error: unknown, port: number): string | undefined 
   return undefined;
 }
 
+/** The options of `greenlight local` that set fault knobs. */
+export interface FaultOptions {
+  faults?: string;
+  failImage?: string[];
+  busy?: string[];
+  throttle?: string;
+  dropEvents?: string;
+  ebUpdateSeconds?: string;
+}
+
+/** The knobs a person asked for: the `--faults` file, then the flags on top; throws FaultsError naming what is wrong. */
+export function faultsFromOptions(options: FaultOptions): FaultsChange {
+  const fromFile = options.faults ? readFaultsFile(options.faults) : {};
+  const number = (flag: string, value: string) => {
+    const parsed = Number(value);
+    if (value.trim() === '' || !Number.isFinite(parsed)) throw new FaultsError(`${flag} ${value}: not a number`);
+    return parsed;
+  };
+  const busy: Record<string, number> = {};
+  for (const entry of options.busy ?? []) {
+    const match = /^([^=]+)=(.+)$/.exec(entry);
+    if (!match) throw new FaultsError(`--busy ${entry}: write ENVIRONMENT=SECONDS, e.g. --busy hello-api-prod=120`);
+    busy[match[1]!] = number('--busy', match[2]!);
+  }
+  const flags: Record<string, unknown> = {
+    ...(options.failImage?.length ? { failingImages: [...(fromFile.failingImages ?? []), ...options.failImage] } : {}),
+    ...(Object.keys(busy).length ? { busyEnvironments: { ...fromFile.busyEnvironments, ...busy } } : {}),
+    ...(options.throttle === undefined ? {} : { throttleRate: number('--throttle', options.throttle) }),
+    ...(options.dropEvents === undefined ? {} : { dropEcrEvents: number('--drop-events', options.dropEvents) }),
+    ...(options.ebUpdateSeconds === undefined ? {} : { ebUpdateSeconds: number('--eb-update-seconds', options.ebUpdateSeconds) }),
+  };
+  return parseFaultsChange({ ...fromFile, ...flags }, options.faults ? `${options.faults} and the flags` : 'the flags');
+}
+
 /** `greenlight local`: the endpoint with the config's apps, environments and repositories, until interrupted. */
-export async function localCommand(options: { port: string; config: string; fast?: boolean; lambdaLogs?: boolean }): Promise<number> {
+export async function localCommand(options: { port: string; config: string; fast?: boolean; lambdaLogs?: boolean } & FaultOptions): Promise<number> {
   const port = Number(options.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     process.stderr.write(`error: --port ${options.port} is not a TCP port number\n`);
+    return 2;
+  }
+  let change: FaultsChange;
+  try {
+    change = faultsFromOptions(options);
+  } catch (error) {
+    if (!(error instanceof FaultsError)) throw error;
+    process.stderr.write(`error: ${error.message}\n`);
     return 2;
   }
   let stack: GreenlightLocal;
@@ -25,7 +67,8 @@ export async function localCommand(options: { port: string; config: string; fast
     stack = await startGreenlightLocal({
       configPath: options.config,
       port,
-      faults: options.fast ? testFaults : demoFaults,
+      // People get AWS's PutEvents: aws.* sources refused (tests replay deliveries; a --faults file may too).
+      faults: copyFaults(options.fast ? testFaults : demoFaults, { replayAwsEvents: false }),
       lambdaLogLevel: options.lambdaLogs ? 'INFO' : 'SILENT',
       schedules: true,
     });
@@ -35,10 +78,18 @@ export async function localCommand(options: { port: string; config: string; fast
     process.stderr.write(`error: ${message}\n`);
     return 1;
   }
+  try {
+    stack.aws.setFaults(change);
+  } catch (error) {
+    await stack.close();
+    if (!(error instanceof FaultsError)) throw error;
+    process.stderr.write(`error: ${error.message}\n`);
+    return 2;
+  }
   const { endpoint } = stack;
   stack.aws.bus.addRule({
     name: 'greenlight-local-console',
-    pattern: { source: ['aws.states', 'aws.ecr'] },
+    pattern: { source: ['aws.states', 'aws.ecr'], 'detail-type': ['ECR Image Action', 'Step Functions Execution Status Change'] },
     target: async (event) => {
       const d = event.detail as Record<string, any>;
       if (event.source === 'aws.ecr') console.log(`${dim(event.time)} push ${d['repository-name']}:${d['image-tag'] ?? '(no tag)'} ${dim(d['image-digest'])}`);
@@ -61,6 +112,8 @@ export async function localCommand(options: { port: string; config: string; fast
     console.log(dim(`  identities    ${stack.aws.identities.map((i) => `${i.accessKeyId}/${i.secretAccessKey} (${i.arn.split(':').pop()})`).join(', ')}`));
   }
   console.log(`  bundles s3://${stack.bundleBucket}  audit s3://${stack.auditBucket}`);
+  const knobs = describeFaults(change);
+  console.log(`  faults        ${knobs || dim('none')}  ${dim(`(change while running: curl -X POST -H content-type:application/json -d '{"throttleRate":0.2}' ${endpoint}/_greenlight/faults)`)}`);
   for (const fn of stack.manifest.functions) {
     for (const schedule of fn.schedules) {
       const seconds = schedule.periodSeconds * stack.aws.faults.waitScale;
@@ -81,4 +134,17 @@ export async function localCommand(options: { port: string; config: string; fast
   console.log('stopping…');
   await stack.close();
   return 0;
+}
+
+/** One line naming the knobs a person set, as they set them. */
+function describeFaults(change: FaultsChange): string {
+  const parts: string[] = [];
+  if (change.failingImages?.length) parts.push(`failing ${change.failingImages.join(', ')}`);
+  for (const [name, seconds] of Object.entries(change.busyEnvironments ?? {})) parts.push(`${name} busy ${seconds} s`);
+  if (change.throttleRate !== undefined) parts.push(`throttle ${change.throttleRate}`);
+  if (change.dropEcrEvents !== undefined) parts.push(`drop ${change.dropEcrEvents} push events`);
+  if (change.ebUpdateSeconds !== undefined) parts.push(`EB updates ${change.ebUpdateSeconds} s`);
+  const shown = new Set(['failingImages', 'busyEnvironments', 'throttleRate', 'dropEcrEvents', 'ebUpdateSeconds']);
+  for (const [key, value] of Object.entries(change)) if (!shown.has(key) && value !== undefined) parts.push(`${key} ${JSON.stringify(value)}`);
+  return parts.join(', ');
 }

@@ -8,6 +8,8 @@ export interface LocalRequest {
   readonly headers: IncomingHttpHeaders;
   readonly body: Buffer;
   readonly requestId: string;
+  /** The client's address (the admin routes answer only loopback). */
+  readonly remoteAddress?: string;
 }
 
 /** What a service answers; the server writes it as is. */

@@ -292,6 +292,8 @@ export class LocalEcr {
     };
     if (tag !== undefined) image.tags.push(tag);
     repository.images.set(digest, image);
+    // A failing `repo:tag` fails the digest pushed under it (deployments name digests, not tags).
+    if (tag !== undefined && this.faults.failingImages.includes(`${repository.name}:${tag}`) && !this.faults.failingImages.includes(digest)) this.faults.failingImages.push(digest);
     this.announce(repository, digest, tag);
     return image;
   }
@@ -378,6 +380,20 @@ export class LocalEcr {
     const image = this.put(repo, manifest, options);
     this.recordApiCall(caller, requestId, repo, image.digest, options.tag);
     return { digest: image.digest, created: true };
+  }
+
+  /**
+   * The digests that `repo:tag` references name now (for the failingImages fault: a deployment pins
+   * digests, so a failing tag must fail the digest it names). Other references are left out.
+   */
+  digestsOfTags(references: string[]): string[] {
+    const digests: string[] = [];
+    for (const reference of references) {
+      const match = /^([^@:]+):([^@:]+)$/.exec(reference);
+      const image = match ? this.findImage(match[1]!, match[2]!) : undefined;
+      if (image) digests.push(image.digest);
+    }
+    return digests;
   }
 
   /** The blobs the repository's manifests refer to: a layer nothing refers to is inaccessible, as in ECR. */
