@@ -9,7 +9,7 @@ import type { ECRClient } from '@aws-sdk/client-ecr';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { storedSha256 } from './bundle/store.ts';
 import type { StageDeployment, StoredBundle } from './contracts.ts';
-import { type PushedImage, type UpdatePermission, recordPendingUpdate } from './environments/lease.ts';
+import { type PushedImage, type UpdatePermission, recordPendingUpdate, renewLease } from './environments/lease.ts';
 import { readLedger } from './environments/ledger.ts';
 import { BundleIntegrityError, EnvironmentNotFoundError, EnvironmentNotReadyError, SupersededError } from './errors.ts';
 import { verifyImagesExist } from './plan.ts';
@@ -123,7 +123,11 @@ export async function deployRelease(
         { bucket: release.bucket, key: release.key, expected: release.sha256, actual: sha },
       );
     }
-    requireReady(env, environment);
+    if (env.Status !== 'Ready' || env.AbortableOperationInProgress) {
+      // Someone else's operation runs there: keep the environment ours while the state machine waits.
+      await renewLease({ s3 }, { bucket: input.bucket, application, environment, execution, leaseSeconds: leaseSecondsFor(input.healthTimeoutSeconds), now });
+      requireReady(env, environment);
+    }
     const permission: UpdatePermission = await recordPendingUpdate({ s3 }, {
       bucket: input.bucket,
       application,

@@ -151,9 +151,22 @@ export async function recordPendingUpdate(
   });
 }
 
-/** Whether this execution still holds the environment (read only). */
-export async function holdsLease({ s3 }: { s3: S3Client }, input: LedgerTarget & { execution: string }): Promise<boolean> {
-  return changeLedger(s3, input, (ledger) => ({ next: null, result: ledger.lease?.holder === input.execution }));
+/**
+ * Extends the holder's lease while it waits on an operation outside greenlight (the environment is
+ * busy), so a long wait never hands the environment to another execution mid-deployment. False when
+ * the lease is not ours any more.
+ */
+export async function renewLease(
+  { s3 }: { s3: S3Client },
+  input: LedgerTarget & { execution: string; leaseSeconds: number; now?: Date },
+): Promise<boolean> {
+  const expiresAt = new Date((input.now ?? new Date()).getTime() + input.leaseSeconds * 1000).toISOString();
+  return changeLedger(s3, input, (ledger) => {
+    if (ledger.lease?.holder !== input.execution) return { next: null, result: false };
+    if (Date.parse(ledger.lease.expiresAt) >= Date.parse(expiresAt)) return { next: null, result: true };
+    ledger.lease.expiresAt = expiresAt;
+    return { next: ledger, result: true };
+  });
 }
 
 /** How a holder leaves an environment. */

@@ -6,7 +6,7 @@ import {
   type PushedImage,
   abandonEnvironments,
   acquireEnvironment,
-  holdsLease,
+  renewLease,
   isNewerPush,
   recordPendingUpdate,
   releaseEnvironment,
@@ -290,11 +290,13 @@ describe('recordPendingUpdate', () => {
   });
 });
 
-describe('holdsLease', () => {
-  it('tells the holder from everybody else without writing', async () => {
+describe('renewLease', () => {
+  it('extends the holder\'s lease, and only the holder\'s', async () => {
     storeLedger(ledger({ lease: liveLease('exec-b') }));
-    await expect(holdsLease(clients, { ...target, execution: 'exec-b' })).resolves.toBe(true);
-    await expect(holdsLease(clients, { ...target, execution: 'exec-a' })).resolves.toBe(false);
+    await expect(renewLease(clients, { ...target, execution: 'exec-b', leaseSeconds: 3600, now })).resolves.toBe(true);
+    expect(written().lease?.expiresAt).toBe(iso(3600));
+    s3.resetHistory();
+    await expect(renewLease(clients, { ...target, execution: 'exec-a', leaseSeconds: 3600, now })).resolves.toBe(false);
     expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
   });
 });
