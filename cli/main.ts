@@ -10,6 +10,7 @@ import { localCommand } from './commands/local.ts';
 import { planCommand } from './commands/plan.ts';
 import { reportCommand } from './commands/report.ts';
 import { showCommand } from './commands/show.ts';
+import { validateCommand } from './commands/validate.ts';
 import { watchCommand, watchExitCodes, watchExitHelp } from './commands/watch.ts';
 import { fail } from './output.ts';
 
@@ -32,7 +33,6 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(configOption())
     .option('--fast', 'test timings (EB updates in 0.3 s, Wait states at 1/100)')
     .option('--lambda-logs', 'print the handlers\u2019 structured logs')
-    .option('--data <dir>', 'keep the state in DIR and take it back on the next start: repositories and layers, EB applications, versions and environments, S3 objects, executions and their histories (running ones end ABORTED)')
     .option('--faults <file>', 'fault knobs from a YAML file (the keys GET /_greenlight/faults shows; flags below win over it)')
     .option('--fail-image <ref>', 'deployments of this image fail (Health Red, ERROR events, rollback): a repository, REPO:TAG or a digest; repeatable', (value: string, all: string[]) => [...all, value], [])
     .option('--busy <env=seconds>', 'the environment is busy (Updating, someone else\u2019s operation) for SECONDS from the start; repeatable', (value: string, all: string[]) => [...all, value], [])
@@ -57,8 +57,22 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<image>', 'REPOSITORY:TAG, e.g. hello-api:v1.2.3')
     .addOption(configOption())
     .option('--json', 'machine-readable output')
-    .action((image: string, options) => {
-      exitCode = planCommand(image, options);
+    .option('--render', 'also render the bundle the push would deploy: its Dockerrun, files and modes, with the digests it would use for the other containers')
+    .option('--diff', 'with --render (implied): a unified diff against the bundle each target environment runs now')
+    .option('--bucket <name>', 'the bundle bucket, where greenlight records what each environment runs (default: $GREENLIGHT_BUNDLE_BUCKET; greenlight-local-bundles when $AWS_ENDPOINT_URL is set)')
+    .option('--offline', 'do not ask AWS: placeholder digests, no diff')
+    .addHelpText('after', '\nWith --render, asks ECR (the pushed tag, the other containers) and EB/S3 (what runs) with your AWS credentials; AWS_REGION and AWS_ENDPOINT_URL decide where. When nothing answers it says so and renders with placeholder digests.')
+    .action(async (image: string, options) => {
+      exitCode = await planCommand(image, options);
+    });
+
+  program
+    .command('validate')
+    .description('check the configuration file as every part of greenlight reads it: all problems at once, with their paths, and warnings')
+    .addOption(configOption())
+    .option('--json', 'machine-readable output: { file, valid, problems, warnings }')
+    .action((options) => {
+      exitCode = validateCommand(options);
     });
 
   program

@@ -1,36 +1,17 @@
 // Values serverless.yml derives from the greenlight configuration file, so that the one file a
 // platform engineer edits also decides the event rules, the IAM resources and what is packaged.
 // Used as ${file(./deploy/greenlight-vars.cjs)} (then ${self:custom.greenlight.NAME}); the local endpoint
-// reads serverless.yml the same way (local/serverless-manifest.ts).
+// reads serverless.yml the same way (local/serverless-manifest.ts). The file is read by the one
+// validator every other reader uses (scripts/validate-config.ts → shared/config/validate.ts), never
+// parsed here with rules of its own; its defaults (install settings) come from the schema too.
 //
 // ARNs are built here with Fn::Join and the pseudo parameters AWS::Partition/Region/AccountId, never
 // with Fn::Sub "${AWS::Region}" strings: both the framework's and the local endpoint's variable
 // resolvers read "${...}" as a variable, and ${aws:accountId} would need credentials at package time.
 'use strict';
+const { execFileSync } = require('node:child_process');
 const { createHash } = require('node:crypto');
-const { readFileSync } = require('node:fs');
-const { dirname, relative, resolve } = require('node:path');
-const { parse } = require('yaml');
-
-/** Installation settings (`install:` in the configuration file) and their defaults. */
-const defaults = Object.freeze({
-  /** Also start deployments from CloudTrail's PutImage (needs a trail; carries who pushed). */
-  cloudTrailRule: false,
-  /** Application versions EB keeps per application (lifecycle MaxCountRule); the quota is 1,000 per region. */
-  maxVersions: 200,
-  /** Audit records: Object Lock mode and retention. COMPLIANCE cannot be shortened by anyone, root included. */
-  auditRetention: { mode: 'GOVERNANCE', years: 7 },
-  /** CloudWatch Logs retention of the Lambdas and the state machine. */
-  logRetentionDays: 90,
-  /** The reconciler's period and how far back it looks (ECR events are best effort). */
-  reconciler: { every: '5m', window: '1h' },
-});
-
-/** `5m`, `1h`, `2d` → seconds (the duration syntax of shared/config/schema.ts), else undefined. */
-function durationSeconds(text) {
-  const match = /^(\d+)(s|m|h|d)$/.exec(String(text));
-  return match ? Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[match[2]] : undefined;
-}
+const { relative, resolve } = require('node:path');
 
 /** A period in seconds as a schedule expression: the largest unit it is a whole number of (`rate(1 hour)`). */
 function rateExpression(seconds) {
@@ -38,50 +19,37 @@ function rateExpression(seconds) {
   return `rate(${amount} ${unit}${amount === 1 ? '' : 's'})`;
 }
 
-const logRetentionValues = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+const root = resolve(__dirname, '..');
 
 function configPath() {
-  return resolve(__dirname, '..', process.env.GREENLIGHT_CONFIG || 'greenlight.yml');
+  return resolve(root, process.env.GREENLIGHT_CONFIG || 'greenlight.yml');
 }
 
-function readConfig() {
-  const path = configPath();
-  const config = parse(readFileSync(path, 'utf8'));
-  if (!config || typeof config.applications !== 'object') {
-    throw new Error(`${path}: no "applications" section (see README, "The configuration file")`);
+/**
+ * The configuration as the one validator reads it (the zod schema of shared/config/schema.ts, with
+ * every bundle file checked on disk), run in a child process because this file is CommonJS. Any
+ * problem fails `serverless package` and `serverless deploy` here, while variables are resolved,
+ * before anything is uploaded or changed in AWS; each problem is named with its path.
+ */
+function validatedConfig(path) {
+  let output;
+  try {
+    output = execFileSync(process.execPath, ['--import', 'tsx', resolve(root, 'scripts/validate-config.ts'), path], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (error) {
+    throw new Error(`${path}: the configuration validator could not run (${error.stderr || error.message})`);
   }
-  return { path, applications: config.applications, install: config.install ?? {} };
-}
-
-/** The `install:` section, checked here so a wrong value fails `serverless package`, not a deployment. */
-function readInstallSettings(path, install) {
-  const problems = [];
-  const known = Object.keys(defaults);
-  for (const key of Object.keys(install)) if (!known.includes(key)) problems.push(`install.${key} is not a setting (known: ${known.join(', ')})`);
-  const settings = {
-    ...defaults,
-    ...install,
-    auditRetention: { ...defaults.auditRetention, ...(install.auditRetention ?? {}) },
-    reconciler: { ...defaults.reconciler, ...(install.reconciler ?? {}) },
-  };
-  if (typeof settings.cloudTrailRule !== 'boolean') problems.push('install.cloudTrailRule must be true or false');
-  if (!Number.isInteger(settings.maxVersions) || settings.maxVersions < 2 || settings.maxVersions > 1000) {
-    problems.push('install.maxVersions must be a whole number from 2 to 1000 (EB allows 1,000 versions per region, for all applications together)');
+  const result = JSON.parse(output);
+  if (result.problems.length > 0) {
+    const lines = result.problems.map((problem) => `${problem.path}: ${problem.message}`);
+    throw new Error(`${path} is not a valid greenlight configuration (greenlight validate says the same):\n  - ${lines.join('\n  - ')}`);
   }
-  if (!['GOVERNANCE', 'COMPLIANCE'].includes(settings.auditRetention.mode)) problems.push('install.auditRetention.mode must be GOVERNANCE or COMPLIANCE');
-  if (!Number.isInteger(settings.auditRetention.years) || settings.auditRetention.years < 1 || settings.auditRetention.years > 100) {
-    problems.push('install.auditRetention.years must be a whole number from 1 to 100');
-  }
-  if (!logRetentionValues.includes(settings.logRetentionDays)) problems.push(`install.logRetentionDays must be one of ${logRetentionValues.join(', ')}`);
-  // The same rules as the Reconciler schema in shared/config/schema.ts, which the Lambda applies.
-  for (const key of Object.keys(settings.reconciler)) if (!['every', 'window'].includes(key)) problems.push(`install.reconciler.${key} is not a setting (known: every, window)`);
-  const every = durationSeconds(settings.reconciler.every);
-  const window = durationSeconds(settings.reconciler.window);
-  if (every === undefined || every < 60 || every % 60 !== 0) problems.push('install.reconciler.every must be whole minutes, at least 1m (EventBridge Scheduler rates count minutes), e.g. 5m or 1h');
-  if (window === undefined || window > 30 * 86400) problems.push('install.reconciler.window must be a duration of at most 30d, e.g. 1h');
-  else if (every !== undefined && window < 2 * every) problems.push('install.reconciler.window must be at least twice install.reconciler.every, so a failed run is covered by the next');
-  if (problems.length > 0) throw new Error(`${path}:\n  - ${problems.join('\n  - ')}`);
-  return { ...settings, reconcileRate: rateExpression(every) };
+  for (const warning of result.warnings) process.emitWarning(`${warning.path}: ${warning.message}`, { code: 'GREENLIGHT_CONFIG' });
+  return result;
 }
 
 /** arn:<partition>:<service>:<region>:<account>:<resource>, resolved by CloudFormation at deploy time. */
@@ -110,15 +78,6 @@ function ebStorageObjects(key) {
 /** An object key pattern in greenlight's bundle bucket (a resource of this stack). */
 function bundleBucketObjects(key) {
   return { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['BundleBucket', 'Arn'] }, `/${key}`]] };
-}
-
-/**
- * Application names become parts of IAM resource patterns (S3 prefixes, EB ARNs): a `*` or `?` in one
- * would widen every statement built from it to other applications' resources.
- */
-function checkScopableNames(path, appNames) {
-  const wide = appNames.filter((name) => /[*?]/.test(name));
-  if (wide.length > 0) throw new Error(`${path}: application names ${wide.map((n) => JSON.stringify(n)).join(', ')} contain * or ?, which IAM reads as wildcards (every permission scoped to the application would reach others)`);
 }
 
 /**
@@ -197,19 +156,17 @@ function lifecycleSchedules(applications, settings) {
 }
 
 module.exports = () => {
-  const { path, applications, install } = readConfig();
-  const settings = readInstallSettings(path, install);
-  const root = resolve(__dirname, '..');
+  const path = configPath();
+  const result = validatedConfig(path);
+  const { config, settings: validated } = result;
+  const { applications } = config;
+  const settings = { ...validated, reconcileRate: rateExpression(validated.reconciler.every) };
   const appNames = Object.keys(applications).sort();
-  checkScopableNames(path, appNames);
   const apps = Object.values(applications);
-  const stages = Object.entries(applications).flatMap(([application, app]) => (app.stages || []).map((stage) => ({ application, ...stage })));
-  const bundlePaths = apps.flatMap((app) => {
-    const bundle = app.bundle || {};
-    const base = dirname(path);
-    return [bundle.dockerrun, bundle.compose].filter(Boolean).map((p) => relative(root, resolve(base, p)))
-      .concat(bundle.ebextensions ? [`${relative(root, resolve(base, bundle.ebextensions))}/**`] : []);
-  });
+  const stages = Object.entries(applications).flatMap(([application, app]) => app.stages.map((stage) => ({ application, ...stage })));
+  // Every file a bundle is rendered from ships with the functions (the bundle is rendered in a Lambda),
+  // listed one by one: the framework's globs would skip dot folders such as .platform/.
+  const bundlePaths = result.bundleSources.map((file) => relative(root, file).replace(/[*?[\]{}()!+@]/g, '\\$&'));
   const repositories = [...new Set(apps.flatMap((app) => app.images || []))].sort();
   const applicationArns = appNames.map((name) => arn('elasticbeanstalk', `application/${name}`));
   const versionArns = appNames.map((name) => arn('elasticbeanstalk', `applicationversion/${name}/*`));

@@ -2,6 +2,7 @@ import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../shared/config/load.ts';
 import type { GreenlightConfig } from '../shared/config/schema.ts';
+import type { ConfigFinding } from '../shared/config/validate.ts';
 import type { Faults } from './faults.ts';
 import { type LocalAws, startLocalAws } from './server.ts';
 import { type ManifestFunction, type ServerlessManifest, readServerlessManifest } from './serverless-manifest.ts';
@@ -22,8 +23,6 @@ export interface GreenlightLocalOptions {
    * events, which a running reconciler would deploy; they invoke it on demand instead.
    */
   readonly schedules?: boolean;
-  /** Keep the state in this folder and take it back on the next start (`greenlight local --data`). */
-  readonly dataDir?: string;
 }
 
 /** The local pipeline: the endpoint, plus what `serverless deploy` would have created in AWS. */
@@ -32,6 +31,8 @@ export interface GreenlightLocal {
   readonly endpoint: string;
   readonly config: GreenlightConfig;
   readonly configPath: string;
+  /** What the configuration validator warned about (unreachable stages, mounts of nothing). */
+  readonly warnings: readonly ConfigFinding[];
   readonly stateMachineArn: string;
   readonly bundleBucket: string;
   readonly auditBucket: string;
@@ -52,8 +53,9 @@ const stage = 'local';
  */
 export async function startGreenlightLocal(options: GreenlightLocalOptions = {}): Promise<GreenlightLocal> {
   const configPath = resolve(options.configPath ?? resolve(projectRoot, 'greenlight.yml'));
-  const { config } = loadConfig(configPath);
-  const aws = await startLocalAws({ port: options.port ?? 0, projectRoot, faults: options.faults, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+  // The one validator, before anything starts: a configuration with problems names them all here.
+  const { config, warnings = [] } = loadConfig(configPath);
+  const aws = await startLocalAws({ port: options.port ?? 0, projectRoot, faults: options.faults });
   try {
     const bundleBucket = `greenlight-${stage}-bundles`;
     const auditBucket = `greenlight-${stage}-audit`;
@@ -106,13 +108,9 @@ export async function startGreenlightLocal(options: GreenlightLocalOptions = {})
     aws.sfn.createStateMachine(stateMachineName, JSON.stringify(machine.definition), `arn:aws:iam::${aws.accountId}:role/greenlight-${stage}-deploy-pipeline`);
 
     for (const [application, app] of Object.entries(config.applications)) {
-      // With --data they may exist from the last run: create only what is missing.
-      if (!aws.eb.hasApplication(application)) aws.eb.createApplication(application);
-      for (const { environment } of app.stages) {
-        const existing = aws.eb.environment(environment);
-        if (!existing || existing.Status === 'Terminated') aws.eb.createEnvironment(application, environment);
-      }
-      for (const repository of app.images) if (!aws.ecr.hasRepository(repository)) aws.ecr.createRepository(repository);
+      aws.eb.createApplication(application);
+      for (const { environment } of app.stages) aws.eb.createEnvironment(application, environment);
+      for (const repository of app.images) aws.ecr.createRepository(repository);
     }
 
     const schedules = options.schedules ? runSchedules(aws, manifest.functions) : undefined;
@@ -124,6 +122,7 @@ export async function startGreenlightLocal(options: GreenlightLocalOptions = {})
       ...(urlFunction ? { approvalUrl: `${aws.endpoint}/_lambda-url/${urlFunction.name}` } : {}),
       config,
       configPath,
+      warnings,
       stateMachineArn,
       bundleBucket,
       auditBucket,

@@ -1,4 +1,5 @@
 import picomatch from 'picomatch';
+import { RE2JS } from 're2js';
 import semver from 'semver';
 import type { StageConfig } from './config/schema.ts';
 import type { PlannedStage } from './contracts.ts';
@@ -28,29 +29,55 @@ export function checkTagSyntax(tag: string): void {
   }
 }
 
+const regexRules = new Map<string, RE2JS>();
+
 /**
- * Whether a tag satisfies one stage rule: `semver:<range>`, `regex:<pattern>` (used as written, so
- * write `^…$` to anchor it) or a picomatch glob; config mistakes surface as ConfigurationError.
+ * A `regex:` rule compiled by RE2 (linear time in the tag's length, whatever the pattern), so a
+ * pattern such as `^(a+)+$` cannot stall a Lambda; RE2 has no lookaround and no backreferences.
  */
-export function matchTagRule(tag: string, rule: string): boolean {
+function compiledRegex(pattern: string): RE2JS {
+  let compiled = regexRules.get(pattern);
+  if (!compiled) {
+    compiled = RE2JS.compile(pattern);
+    regexRules.set(pattern, compiled);
+  }
+  return compiled;
+}
+
+/** What is wrong with one tag rule (undefined: nothing), in words that say how to fix it. */
+export function tagRuleProblem(rule: string): string | undefined {
   if (rule.startsWith('semver:')) {
     const range = rule.slice('semver:'.length);
-    if (semver.validRange(range) === null) {
-      throw new ConfigurationError(`tag rule ${JSON.stringify(rule)} is not a valid semver range`, { rule });
-    }
-    const version = semver.valid(tag.replace(/^v/, ''));
-    return version !== null && semver.satisfies(version, range);
+    return range.trim() !== '' && semver.validRange(range) !== null ? undefined : `${JSON.stringify(rule)} is not a valid semver range (e.g. semver:>=1.0.0 or semver:^2.3.0)`;
   }
   if (rule.startsWith('regex:')) {
-    const pattern = rule.slice('regex:'.length);
-    let expression: RegExp;
     try {
-      expression = new RegExp(pattern);
+      compiledRegex(rule.slice('regex:'.length));
+      return undefined;
     } catch (error) {
-      throw new ConfigurationError(`tag rule ${JSON.stringify(rule)} is not a valid regular expression: ${(error as Error).message}`, { rule }, { cause: error });
+      return `${JSON.stringify(rule)} is not a regular expression greenlight can match in linear time (RE2 syntax: no lookaround, no backreferences): ${(error as Error).message}`;
     }
-    return expression.test(tag);
   }
+  try {
+    picomatch.makeRe(rule);
+    return undefined;
+  } catch (error) {
+    return `${JSON.stringify(rule)} is not a valid glob: ${(error as Error).message}`;
+  }
+}
+
+/**
+ * Whether a tag satisfies one stage rule: `semver:<range>`, `regex:<pattern>` (RE2 syntax, used as
+ * written, so write `^…$` to anchor it) or a picomatch glob; config mistakes surface as ConfigurationError.
+ */
+export function matchTagRule(tag: string, rule: string): boolean {
+  const problem = tagRuleProblem(rule);
+  if (problem) throw new ConfigurationError(`tag rule ${problem}`, { rule });
+  if (rule.startsWith('semver:')) {
+    const version = semver.valid(tag.replace(/^v/, ''));
+    return version !== null && semver.satisfies(version, rule.slice('semver:'.length));
+  }
+  if (rule.startsWith('regex:')) return compiledRegex(rule.slice('regex:'.length)).test(tag);
   return picomatch.isMatch(tag, rule);
 }
 

@@ -43,6 +43,8 @@ export interface BundleInspection {
   readonly ok: boolean;
   readonly images: string[];
   readonly reason?: string;
+  /** Why the instances cannot run a bundle EB processed fine (a hook that cannot execute, a mount of nothing). */
+  readonly runFailure?: string;
 }
 
 interface Application {
@@ -115,14 +117,6 @@ export interface EnvironmentSnapshot {
   HealthStatus?: string;
   Tier: { Name: string; Type: string; Version: string };
   EnvironmentArn: string;
-}
-
-/** What `--data` keeps of Elastic Beanstalk. */
-export interface EbState {
-  applications: Array<Omit<Application, 'versions'> & { versions: ApplicationVersion[] }>;
-  environments: Environment[];
-  events: EbEvent[];
-  seq: number;
 }
 
 type Input = Record<string, unknown>;
@@ -221,6 +215,58 @@ export function bundleImages(files: Record<string, Uint8Array>): BundleInspectio
   return { ok: true, images };
 }
 
+/** Unix modes of a zip's entries (external attributes of the central directory; none for entries without one). */
+function entryModes(zip: Uint8Array): Record<string, number> {
+  const view = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  const modes: Record<string, number> = {};
+  let end = zip.length - 22;
+  while (end >= 0 && view.getUint32(end, true) !== 0x06054b50) end--;
+  if (end < 0) return modes;
+  let at = view.getUint32(end + 16, true);
+  for (let i = view.getUint16(end + 10, true); i > 0 && view.getUint32(at, true) === 0x02014b50; i--) {
+    const nameLength = view.getUint16(at + 28, true);
+    const name = Buffer.from(zip.subarray(at + 46, at + 46 + nameLength)).toString('utf8');
+    if (view.getUint8(at + 5) === 3) modes[name] = view.getUint32(at + 38, true) >>> 16;
+    at += 46 + nameLength + view.getUint16(at + 30, true) + view.getUint16(at + 32, true);
+  }
+  return modes;
+}
+
+/**
+ * What keeps instances from running a bundle EB accepted: a platform hook without its executable bit
+ * (platform versions before 29 April 2022 run hooks as they are, and fail with EB's message), or a
+ * Dockerrun v2 volume whose host.sourcePath in /var/app/current/ is not in the bundle (the containers
+ * would start on an empty folder, e.g. an nginx without its configuration).
+ */
+function runFailure(files: Record<string, Uint8Array>, zip: Uint8Array): string | undefined {
+  const modes = entryModes(zip);
+  for (const name of Object.keys(files).sort()) {
+    if (!/^\.platform\/(hooks|confighooks)\/[^/]+\/[^/]+$/.test(name)) continue;
+    const mode = modes[name];
+    if (mode !== undefined && (mode & 0o100) === 0) {
+      const stage = name.includes('/confighooks/') ? 'RunConfigDeployPreDeployHooks' : 'RunAppDeployPreDeployHooks';
+      return `An error occurred during execution of command [app-deploy] - [${stage}]. Stop running the command. Error: Command ${name} failed with error fork/exec ${name}: permission denied`;
+    }
+  }
+  const dockerrun = files['Dockerrun.aws.json'];
+  if (!dockerrun) return undefined;
+  let volumes: unknown;
+  try {
+    volumes = JSON.parse(Buffer.from(dockerrun).toString('utf8')).volumes;
+  } catch {
+    return undefined;
+  }
+  for (const volume of Array.isArray(volumes) ? volumes : []) {
+    const source = volume?.host?.sourcePath;
+    if (typeof source !== 'string' || !source.startsWith('/var/app/current/')) continue;
+    const inside = source.slice('/var/app/current/'.length).replace(/\/+$/, '');
+    if (!Object.keys(files).some((name) => name === inside || name.startsWith(`${inside}/`))) {
+      return `Volume ${String(volume?.name)} mounts ${source}, which the source bundle does not contain: the containers started on an empty folder and stopped`;
+    }
+  }
+  return undefined;
+}
+
 /** Reads a zip bundle as EB would: the deployable files must sit at its root. */
 export function inspectBundle(bundle: Buffer | undefined, location: { S3Bucket: string; S3Key: string }): BundleInspection {
   if (!bundle) return { ok: false, images: [], reason: `Unable to download from S3 location (Bucket: ${location.S3Bucket} Key: ${location.S3Key}). Reason: Not Found` };
@@ -230,7 +276,9 @@ export function inspectBundle(bundle: Buffer | undefined, location: { S3Bucket: 
   } catch {
     return { ok: false, images: [], reason: 'The source bundle is not a valid zip file.' };
   }
-  return bundleImages(files);
+  const inspection = bundleImages(files);
+  const failure = inspection.ok ? runFailure(files, new Uint8Array(bundle)) : undefined;
+  return failure ? { ...inspection, runFailure: failure } : inspection;
 }
 
 /**
@@ -304,38 +352,6 @@ export class LocalElasticBeanstalk {
     const env = this.active(name);
     if (!env) throw invalidValue(`No Environment found for EnvironmentName = '${name}'.`);
     this.busy(this.refresh(env), seconds);
-  }
-
-  hasApplication(name: string): boolean {
-    return this.applications.has(name);
-  }
-
-  /** Applications, versions, environments (with any operation in flight) and events, to keep across a restart (`--data`). */
-  snapshot(): EbState {
-    return structuredClone({
-      applications: [...this.applications.values()].map(({ versions, ...application }) => ({ ...application, versions: [...versions.values()] })),
-      environments: this.environments,
-      events: this.eventLog,
-      seq: this.seq,
-    });
-  }
-
-  /** Takes back what snapshot() gave; an operation whose bundle was still being read reads it again. */
-  restore(state: EbState): void {
-    const kept = structuredClone(state);
-    for (const { versions, ...application } of kept.applications) this.applications.set(application.name, { ...application, versions: new Map(versions.map((v) => [v.label, v])) });
-    this.environments.push(...kept.environments);
-    this.eventLog.push(...kept.events);
-    this.seq = Math.max(this.seq, kept.seq);
-    for (const env of this.environments) {
-      const operation = env.operation;
-      if (!operation || operation.inspection || (operation.kind !== 'launch' && operation.kind !== 'update')) continue;
-      const label = operation.versionLabel ?? env.versionLabel;
-      const version = label === undefined ? undefined : this.applications.get(env.application)?.versions.get(label);
-      void this.inspectVersion(version).then((inspection) => {
-        operation.inspection = inspection;
-      });
-    }
   }
 
   // ---- state ----------------------------------------------------------------------------------
@@ -525,7 +541,7 @@ export class LocalElasticBeanstalk {
   private deployed(env: Environment, operation: PendingOperation, at: number): void {
     const inspection = operation.inspection ?? { ok: true, images: [] };
     const failing = this.faults.failingImages.filter((f) => f !== '');
-    const failed = !inspection.ok || inspection.images.some((image) => failing.some((f) => image.includes(f)));
+    const failed = !inspection.ok || inspection.runFailure !== undefined || inspection.images.some((image) => failing.some((f) => image.includes(f)));
     const previous = env.healthStatus;
     const launch = operation.kind === 'launch';
     if (operation.versionLabel !== undefined) env.versionLabel = operation.versionLabel;
@@ -541,6 +557,7 @@ export class LocalElasticBeanstalk {
         'Command failed on all instances.',
       ];
       this.log(t++, env, 'ERROR', EB_MESSAGES.instanceDeploymentFailed, extra);
+      if (inspection.runFailure) this.log(t++, env, 'ERROR', `[Instance: ${env.instanceId}] ${inspection.runFailure}`, extra);
       this.log(t++, env, 'ERROR', `[Instance: ${env.instanceId}] Command failed on instance. Return code: 1 Output: Engine execution has encountered an error..`, extra);
       this.log(t++, env, 'INFO', EB_MESSAGES.commandFailedSummary, extra);
       this.log(t++, env, 'ERROR', `Unsuccessful command execution on instance id(s) '${env.instanceId}'. Aborting the operation.`, extra);

@@ -64,6 +64,7 @@ export async function prepareRelease(
     application: plan.application,
     tag: plan.image.tag,
     entries: rendered.entries,
+    executables: rendered.executables,
     images: rendered.images,
     pushedAt: plan.image.pushedAt,
     repository: plan.image.repository,

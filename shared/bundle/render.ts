@@ -1,5 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import { BundleRenderError } from '../errors.ts';
+import { type BundleFile, isDockerfile } from './files.ts';
 import { composeEntry, composeImages, dockerrunEntry, dockerrunImages, isDigestPinned, referenceName } from './references.ts';
 
 /** The template texts of one application's bundle, as read from disk. */
@@ -8,14 +9,23 @@ export interface BundleTemplates {
   compose?: string;
   /** `.ebextensions` files by name (e.g. `01-env.config`). */
   ebextensions?: Record<string, string>;
+  /** Files of `bundle.include`, copied as they are (no placeholders are filled in them). */
+  files?: BundleFile[];
 }
 
-/** A rendered bundle: its files, the Dockerrun version, and the images it runs (repository → reference). */
+/**
+ * A rendered bundle: its files, the names of those that are executable (0755 in the zip), the
+ * Dockerrun version, and the images it runs (repository → reference).
+ */
 export interface RenderedBundle {
   entries: Record<string, Uint8Array>;
+  executables: string[];
   dockerrunVersion: 1 | 2 | 3;
   images: Record<string, string>;
 }
+
+/** Elastic Beanstalk refuses source bundles over 512 MB. */
+const bundleSizeMax = 512 * 1024 * 1024;
 
 const placeholder = /\{\{\s*image:([^}\s]+)\s*\}\}/g;
 const ecrRegistry = /^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?\/(.+)$/;
@@ -44,24 +54,45 @@ function dockerrunVersion(value: unknown): 1 | 2 | 3 {
   );
 }
 
-function validateDockerrun(document: Record<string, unknown>, version: 1 | 2 | 3): void {
+const isPort = (value: unknown) => (typeof value === 'number' && Number.isInteger(value) && value > 0) || (typeof value === 'string' && /^[1-9]\d*$/.test(value));
+const isPositive = (value: unknown) => typeof value === 'number' && Number.isFinite(value) && value > 0;
+
+/** What Elastic Beanstalk needs in a Dockerrun of each version that is missing here (empty: nothing). */
+export function dockerrunProblems(document: Record<string, unknown>, version: 1 | 2 | 3): string[] {
+  const problems: string[] = [];
   if (version === 1) {
     const name = (document.Image as { Name?: unknown } | undefined)?.Name;
-    if (typeof name !== 'string' || name === '') {
-      throw new BundleRenderError(`${dockerrunEntry} version 1 needs Image.Name, e.g. "{{image:<repository>}}"`, {});
+    if (typeof name !== 'string' || name === '') problems.push(`${dockerrunEntry} version 1 needs Image.Name, e.g. "{{image:<repository>}}"`);
+    const ports = document.Ports;
+    if (!Array.isArray(ports) || ports.length === 0) {
+      problems.push(`${dockerrunEntry} version 1 needs Ports, e.g. [{ "ContainerPort": 8080 }]: EB proxies to the first ContainerPort`);
+    } else {
+      ports.forEach((port: { ContainerPort?: unknown } | null, index) => {
+        if (!isPort(port?.ContainerPort)) problems.push(`${dockerrunEntry} Ports[${index}] needs a ContainerPort (a port number)`);
+      });
     }
   }
   if (version === 2) {
     const containers = document.containerDefinitions;
     if (!Array.isArray(containers) || containers.length === 0) {
-      throw new BundleRenderError(`${dockerrunEntry} version 2 needs a non-empty containerDefinitions list`, {});
+      problems.push(`${dockerrunEntry} version 2 needs a non-empty containerDefinitions list`);
+    } else {
+      const names = new Set<string>();
+      containers.forEach((container: { name?: unknown; image?: unknown; memory?: unknown; memoryReservation?: unknown } | null, index) => {
+        if (typeof container?.name !== 'string' || typeof container.image !== 'string') {
+          problems.push(`${dockerrunEntry} containerDefinitions[${index}] needs both name and image`);
+        } else if (names.has(container.name)) {
+          problems.push(`${dockerrunEntry} containerDefinitions[${index}] reuses the name ${container.name}`);
+        } else {
+          names.add(container.name);
+        }
+        if (!isPositive(container?.memory) && !isPositive(container?.memoryReservation)) {
+          problems.push(`${dockerrunEntry} containerDefinitions[${index}] needs memory or memoryReservation (MiB): ECS will not place a container without one`);
+        }
+      });
     }
-    containers.forEach((container: { name?: unknown; image?: unknown } | null, index) => {
-      if (typeof container?.name !== 'string' || typeof container.image !== 'string') {
-        throw new BundleRenderError(`${dockerrunEntry} containerDefinitions[${index}] needs both name and image`, { index });
-      }
-    });
   }
+  return problems;
 }
 
 function parseCompose(text: string): unknown {
@@ -128,7 +159,8 @@ export function renderBundle(files: BundleTemplates, images: Record<string, stri
   }
   const document = dockerrun as Record<string, unknown>;
   const version = dockerrunVersion(document.AWSEBDockerrunVersion);
-  validateDockerrun(document, version);
+  const problems = dockerrunProblems(document, version);
+  if (problems.length > 0) throw new BundleRenderError(problems.join('; '), { file: dockerrunEntry, problems });
   requirePinned(dockerrunImages(document), dockerrunEntry, images);
   entries[dockerrunEntry] = encoder.encode(`${JSON.stringify(document, null, 2)}\n`);
 
@@ -157,5 +189,22 @@ export function renderBundle(files: BundleTemplates, images: Record<string, stri
     entries[entry] = encoder.encode(rendered);
   }
 
-  return { entries, dockerrunVersion: version, images: used };
+  const executables: string[] = [];
+  let size = Object.values(entries).reduce((total, bytes) => total + bytes.length, 0);
+  for (const file of files.files ?? []) {
+    if (entries[file.entry] !== undefined || file.entry === 'docker-compose.yaml') {
+      throw new BundleRenderError(`${file.entry} is written by greenlight from the bundle templates; an included file may not replace it`, { file: file.entry, included: true });
+    }
+    if (isDockerfile(file.entry)) {
+      throw new BundleRenderError(`${file.entry} is a Dockerfile: Elastic Beanstalk would build an image instead of running the pushed one; exclude it`, { file: file.entry, included: true });
+    }
+    entries[file.entry] = file.bytes;
+    if (file.executable) executables.push(file.entry);
+    size += file.bytes.length;
+  }
+  if (size > bundleSizeMax) {
+    throw new BundleRenderError(`the bundle holds ${Math.ceil(size / 1048576)} MB of files; Elastic Beanstalk accepts source bundles up to 512 MB (exclude what the instances do not need)`, { size });
+  }
+
+  return { entries, executables: executables.sort(), dockerrunVersion: version, images: used };
 }

@@ -13,17 +13,27 @@ import { matchTagRule } from '../tag-policy.ts';
 import { isDigestPinned, referenceName } from './references.ts';
 import { imagesInBundle } from './zip.ts';
 
-/** The image references the environment's running bundle pins (for environments greenlight has no record of). */
-async function runningImages({ s3, eb }: { s3: S3Client; eb: ElasticBeanstalkClient }, application: string, environment: string): Promise<string[]> {
+/** The version an environment runs now and its bundle's bytes (undefined: it runs none, or its version has no bundle). */
+export async function runningBundle(
+  { s3, eb }: { s3: S3Client; eb: ElasticBeanstalkClient },
+  application: string,
+  environment: string,
+): Promise<{ versionLabel: string; zip: Uint8Array } | undefined> {
   const { Environments = [] } = await eb.send(new DescribeEnvironmentsCommand({ ApplicationName: application, EnvironmentNames: [environment] }));
   const label = Environments.find((env) => env.EnvironmentName === environment && env.Status !== 'Terminated')?.VersionLabel;
-  if (!label) return [];
+  if (!label) return undefined;
   const { ApplicationVersions = [] } = await eb.send(new DescribeApplicationVersionsCommand({ ApplicationName: application, VersionLabels: [label] }));
   const source = ApplicationVersions[0]?.SourceBundle;
-  if (!source?.S3Bucket || !source.S3Key) return [];
+  if (!source?.S3Bucket || !source.S3Key) return undefined;
   const object = await s3.send(new GetObjectCommand({ Bucket: source.S3Bucket, Key: source.S3Key }));
-  if (!object.Body) return [];
-  return imagesInBundle(await object.Body.transformToByteArray());
+  if (!object.Body) return undefined;
+  return { versionLabel: label, zip: await object.Body.transformToByteArray() };
+}
+
+/** The image references the environment's running bundle pins (for environments greenlight has no record of). */
+async function runningImages(clients: { s3: S3Client; eb: ElasticBeanstalkClient }, application: string, environment: string): Promise<string[]> {
+  const running = await runningBundle(clients, application, environment);
+  return running ? imagesInBundle(running.zip) : [];
 }
 
 /** The newest image of a repository carrying a tag the stage accepts (never `latest`, never untagged). */

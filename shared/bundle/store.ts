@@ -10,6 +10,8 @@ export interface StoreBundleInput {
   application: string;
   tag: string;
   entries: Record<string, Uint8Array>;
+  /** Entries written executable (0755); every other entry is 0644. */
+  executables?: string[];
   images: Record<string, string>;
   /** Push time of the image (ISO), carried in the description so Deploy can refuse going backwards. */
   pushedAt: string;
@@ -62,7 +64,7 @@ export async function storedSha256(s3: S3Client, bucket: string, key: string): P
  * is replaced by the bytes the name stands for.
  */
 export async function storeBundle({ s3 }: { s3: S3Client }, input: StoreBundleInput): Promise<StoredBundle> {
-  const zip = zipBundle(input.entries);
+  const zip = zipBundle(input.entries, input.executables);
   const sha256 = sha256Hex(zip);
   const key = bundleKey(input.application, sha256);
   const result: StoredBundle = {

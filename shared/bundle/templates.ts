@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BundleRenderError } from '../errors.ts';
+import { type IncludeSettings, scanIncludes } from './files.ts';
 import type { BundleTemplates } from './render.ts';
 
 function readText(path: string, what: string): string {
@@ -11,8 +12,8 @@ function readText(path: string, what: string): string {
   }
 }
 
-/** Reads an application's bundle templates from disk (paths relative to the config file), naming any missing file. */
-export function readBundleTemplates(baseDir: string, bundle: { dockerrun: string; compose?: string; ebextensions?: string }): BundleTemplates {
+/** Reads an application's bundle templates and included files from disk (paths relative to the config file), naming any missing file. */
+export function readBundleTemplates(baseDir: string, bundle: IncludeSettings): BundleTemplates {
   const templates: BundleTemplates = { dockerrun: readText(resolve(baseDir, bundle.dockerrun), 'Dockerrun') };
   if (bundle.compose !== undefined) templates.compose = readText(resolve(baseDir, bundle.compose), 'docker-compose');
   if (bundle.ebextensions !== undefined) {
@@ -27,6 +28,13 @@ export function readBundleTemplates(baseDir: string, bundle: { dockerrun: string
       throw new BundleRenderError(`cannot read the .ebextensions folder ${folder}: ${(error as Error).message}`, { path: folder }, { cause: error });
     }
     templates.ebextensions = Object.fromEntries(names.map((name) => [name, readText(join(folder, name), '.ebextensions')]));
+  }
+  if (bundle.include !== undefined) {
+    const { files, problems } = scanIncludes(baseDir, bundle);
+    if (problems.length > 0) {
+      throw new BundleRenderError(`bundle.include: ${problems.map((problem) => problem.message).join('; ')}`, { problems });
+    }
+    templates.files = files;
   }
   return templates;
 }

@@ -4,14 +4,14 @@
  * configured repositories only, IAM is least privilege per function, the buckets are hardened.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { auditKey } from '../../shared/audit.ts';
+import { zipEntryModes } from '../../shared/bundle/zip.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const stage = 'test';
@@ -26,8 +26,8 @@ interface Packaged {
   ms: number;
 }
 
-/** Packages into a temporary folder with an environment that can reach neither AWS nor the network. */
-async function packageService(configFile?: string): Promise<Packaged> {
+/** Runs `serverless package` into a temporary folder with an environment that can reach neither AWS nor the network. */
+async function runPackage(configFile?: string): Promise<{ dir: string; code: number | null; output: string; ms: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'greenlight-package-'));
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -53,9 +53,15 @@ async function packageService(configFile?: string): Promise<Packaged> {
     child.on('error', fail);
     child.on('close', (code) => done({ code, output }));
   });
+  return { dir, code, output, ms: Date.now() - started };
+}
+
+/** Packages the service and reads the CloudFormation template it wrote. */
+async function packageService(configFile?: string): Promise<Packaged> {
+  const { dir, code, output, ms } = await runPackage(configFile);
   if (code !== 0) throw new Error(`serverless package exited with ${code}:\n${output}`);
   const template = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
-  return { dir, template, resources: template.Resources, ms: Date.now() - started };
+  return { dir, template, resources: template.Resources, ms };
 }
 
 const ofType = (resources: Record<string, Json>, type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
@@ -202,7 +208,7 @@ const expectedActions: Record<string, string[]> = {
   deployStage: ['ecr:DescribeImages', 'elasticbeanstalk:DescribeEnvironments', 'elasticbeanstalk:UpdateEnvironment', 's3:GetObject', 's3:PutObject', 's3:ListBucket', ...beanstalkAsCaller],
   checkHealth: ['elasticbeanstalk:DescribeEnvironmentHealth', 'elasticbeanstalk:DescribeEnvironments', 'elasticbeanstalk:DescribeEvents'],
   rollBack: ['elasticbeanstalk:AbortEnvironmentUpdate', 'elasticbeanstalk:DescribeEnvironments', 'elasticbeanstalk:UpdateEnvironment', 's3:GetObject', 's3:PutObject', 's3:ListBucket', ...beanstalkAsCaller],
-  recordAudit: ['s3:PutObject', 's3:GetObject', 's3:ListBucket', 'states:GetExecutionHistory', 'elasticbeanstalk:DescribeEvents', 'sns:Publish'],
+  recordAudit: ['s3:PutObject', 's3:GetObject', 's3:ListBucket', 'states:GetExecutionHistory', 'elasticbeanstalk:DescribeEvents'],
   reconcile: ['ecr:DescribeImages', 'states:DescribeExecution', 'states:StartExecution'],
 };
 
@@ -550,74 +556,6 @@ describe('serverless package', () => {
     expect(main.resources.UnverifiedDeploymentAlarm.Properties).toMatchObject({ Namespace: metric.MetricNamespace, MetricName: metric.MetricName, AlarmActions: [{ Ref: 'NotificationTopic' }] });
   });
 
-  it('notifies every outcome: recordAudit publishes to the notification topic and nowhere else', () => {
-    expect(main.resources.RecordAuditLambdaFunction.Properties.Environment.Variables.NOTIFICATION_TOPIC_ARN).toEqual({ Ref: 'NotificationTopic' });
-    expect(statementBySid(main.resources, 'RecordAuditRole', 'NotifyOutcome')).toEqual({ Sid: 'NotifyOutcome', Effect: 'Allow', Action: ['sns:Publish'], Resource: { Ref: 'NotificationTopic' } });
-    const publishers = iamStatements(main.resources).filter(({ statement }) => asArray<string>(statement.Action).includes('sns:Publish'));
-    expect(publishers.map(({ where, statement }) => [where, render(statement.Resource)]).sort()).toEqual([
-      ['RecordAuditRole', '<NotificationTopic>'],
-      ['RequestApprovalRole', '<NotificationTopic>'],
-    ]);
-  });
-
-  it('defines the audit records as an Athena table: Ion SerDe (pretty-printed JSON), a projected day partition over deployments/YYYY/MM/DD/', () => {
-    const table = main.resources.AuditTable.Properties;
-    expect(table.DatabaseName).toEqual({ Ref: 'AuditDatabase' });
-    expect(main.resources.AuditDatabase.Properties.DatabaseInput.Name).toBe(`greenlight_${stage}`);
-    const input = table.TableInput;
-    expect(input).toMatchObject({ Name: 'deployments', TableType: 'EXTERNAL_TABLE', PartitionKeys: [{ Name: 'day', Type: 'string' }] });
-    expect(render(input.StorageDescriptor.Location)).toBe('s3://<AuditBucket>/deployments/');
-    expect(input.StorageDescriptor).toMatchObject({
-      InputFormat: 'com.amazon.ionhiveserde.formats.IonInputFormat',
-      OutputFormat: 'com.amazon.ionhiveserde.formats.IonOutputFormat',
-      SerdeInfo: { SerializationLibrary: 'com.amazon.ionhiveserde.IonHiveSerDe' },
-    });
-    const { 'storage.location.template': template, ...projection } = input.Parameters;
-    // The day's prefix is where auditKey (shared/audit.ts) writes the records started that day.
-    const day = '$' + '{day}';
-    expect(render(template)).toBe(`s3://<AuditBucket>/deployments/${day}/`);
-    const record = { startedAt: '2025-03-31T23:59:59.999Z', deploymentId: 'hello-api-v1-0-0-0123456789abcdef' };
-    expect(`s3://<AuditBucket>/${auditKey(record)}`).toBe(`${render(template).replace(day, '2025/03/31')}${record.deploymentId}.json`);
-    expect(projection).toEqual({
-      EXTERNAL: 'TRUE',
-      'projection.enabled': 'true',
-      'projection.day.type': 'date',
-      'projection.day.format': 'yyyy/MM/dd',
-      'projection.day.range': '2024/01/01,NOW',
-      'projection.day.interval': '1',
-      'projection.day.interval.unit': 'DAYS',
-    });
-  });
-
-  it('keeps Athena results out of the audit bucket: an enforced workgroup writing to a hardened bucket that forgets them', () => {
-    const workgroup = main.resources.AuditWorkGroup.Properties;
-    expect(workgroup.Name).toBe(`greenlight-${stage}-audit`);
-    expect(workgroup.WorkGroupConfiguration).toMatchObject({ EnforceWorkGroupConfiguration: true, ResultConfiguration: { EncryptionConfiguration: { EncryptionOption: 'SSE_S3' } } });
-    expect(render(workgroup.WorkGroupConfiguration.ResultConfiguration.OutputLocation)).toBe('s3://<AthenaResultsBucket>/results/');
-    const results = main.resources.AthenaResultsBucket.Properties;
-    expect(results.ObjectLockEnabled).toBeUndefined();
-    expect(results.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
-    expect(results.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('AES256');
-    expect(results.LifecycleConfiguration.Rules).toContainEqual(expect.objectContaining({ Status: 'Enabled', ExpirationInDays: 30 }));
-    const tls = main.resources.AthenaResultsBucketPolicy.Properties.PolicyDocument.Statement[0];
-    expect(tls).toMatchObject({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
-
-    // Auditors read the records and nothing else of the audit bucket, and write only query results.
-    const reader = main.resources.AuditReaderPolicy.Properties.PolicyDocument.Statement as Json[];
-    const onAudit = reader.filter((s) => asArray(s.Resource).some((r: Json) => render(r).startsWith('<AuditBucket.Arn>')));
-    expect(onAudit.map((s) => [s.Sid, s.Action, asArray(s.Resource).map(render), s.Condition ?? null])).toEqual([
-      ['ReadTheAuditRecords', ['s3:GetObject'], ['<AuditBucket.Arn>/deployments/*'], null],
-      ['ListTheAuditRecords', ['s3:ListBucket'], ['<AuditBucket.Arn>'], { StringLike: { 's3:prefix': ['deployments/*'] } }],
-      ['LocateTheAuditBucket', ['s3:GetBucketLocation'], ['<AuditBucket.Arn>'], null],
-    ]);
-    const writes = reader.filter((s) => asArray<string>(s.Action).some((a) => /^s3:(Put|Delete)/.test(a)));
-    expect(writes.flatMap((s) => asArray(s.Resource).map(render))).toEqual(['<AthenaResultsBucket.Arn>', '<AthenaResultsBucket.Arn>/*']);
-    expect(asArray(statementBySid(main.resources, 'AuditReaderPolicy', 'QueryInTheAuditWorkGroup').Resource).map(render)).toEqual([
-      `arn:<AWS::Partition>:athena:<AWS::Region>:<AWS::AccountId>:workgroup/greenlight-${stage}-audit`,
-    ]);
-    expect(main.template.Outputs.AuditReaderPolicyArn.Value).toEqual({ Ref: 'AuditReaderPolicy' });
-  });
-
   it('applies the install settings to log retention', () => {
     expect(main.resources.ResolvePlanLogGroup.Properties.RetentionInDays).toBe(90);
     expect(custom.resources.ResolvePlanLogGroup.Properties.RetentionInDays).toBe(30);
@@ -757,12 +695,42 @@ describe('serverless package', () => {
     const before = process.env.GREENLIGHT_CONFIG;
     try {
       process.env.GREENLIGHT_CONFIG = 'test/deploy/fixtures/greenlight-wildcard-name.yml';
-      expect(vars).toThrow(/"shop\*" contain \* or \?/);
+      expect(vars).toThrow(/applications\.shop\*: application name "shop\*" contains \* or \?/);
       process.env.GREENLIGHT_CONFIG = fixtureConfig;
       expect(vars().applications).toEqual(['resources', 'shop']);
     } finally {
       if (before === undefined) delete process.env.GREENLIGHT_CONFIG;
       else process.env.GREENLIGHT_CONFIG = before;
     }
+  });
+
+  it('fails on an invalid configuration, naming every problem with its path, before anything is packaged', async () => {
+    const { dir, code, output } = await runPackage('test/deploy/fixtures/greenlight-invalid.yml');
+    try {
+      expect(code).not.toBe(0);
+      for (const [path, problem] of [
+        ['applications.shop.helth', 'helth is not a setting here'],
+        ['applications.shop.stages.1.environment', 'shop-dev is an earlier stage of this application'],
+        ['applications.shop.bundle.dockerrun', 'cannot read the Dockerrun template'],
+        ['applications.shop.stages.0.tags.1', 'is not a regular expression greenlight can match in linear time'],
+        ['applications.shop.health.timeout', 'a duration must be positive'],
+        ['install.logRetentionDays', 'CloudWatch Logs keeps logs for one of'],
+      ]) {
+        expect(output).toContain(`${path}: `);
+        expect(output).toContain(problem);
+      }
+      // Variables are resolved before anything is built: no template, no function package.
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('ships the files of bundle.include with the functions, executable hooks still executable', () => {
+    const zip = readFileSync(join(main.dir, 'renderBundle.zip'));
+    const files = Object.keys(unzipSync(zip));
+    expect(files).toContain('examples/dockdj/.platform/hooks/predeploy/01-migrate.sh');
+    expect(files).toContain('examples/dockdj/proxy/conf.d/default.conf');
+    expect(zipEntryModes(zip)['examples/dockdj/.platform/hooks/predeploy/01-migrate.sh']! & 0o111).not.toBe(0);
   });
 });

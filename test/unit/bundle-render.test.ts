@@ -24,9 +24,9 @@ describe('renderBundle', () => {
   });
 
   it('re-serialises the Dockerrun as stable two-space JSON', () => {
-    const rendered = renderBundle({ dockerrun: '{"AWSEBDockerrunVersion":"1","Image":{"Name":"{{ image:api }}"}}' }, { api: pin('api') });
+    const rendered = renderBundle({ dockerrun: '{"AWSEBDockerrunVersion":"1","Image":{"Name":"{{ image:api }}"},"Ports":[{"ContainerPort":80}]}' }, { api: pin('api') });
     expect(text(rendered.entries['Dockerrun.aws.json'])).toBe(
-      `{\n  "AWSEBDockerrunVersion": "1",\n  "Image": {\n    "Name": "${pin('api')}"\n  }\n}\n`,
+      `{\n  "AWSEBDockerrunVersion": "1",\n  "Image": {\n    "Name": "${pin('api')}"\n  },\n  "Ports": [\n    {\n      "ContainerPort": 80\n    }\n  ]\n}\n`,
     );
   });
 
@@ -82,28 +82,28 @@ describe('renderBundle', () => {
   it('names the repository and file of a placeholder without an image', () => {
     const ebextensions = { '01-x.config': 'option_settings:\n  X: "{{image:sidecar}}"\n' };
     expect(() =>
-      renderBundle({ dockerrun: '{"AWSEBDockerrunVersion":"1","Image":{"Name":"{{image:api}}"}}', ebextensions }, { api: pin('api') }),
+      renderBundle({ dockerrun: '{"AWSEBDockerrunVersion":"1","Image":{"Name":"{{image:api}}"},"Ports":[{"ContainerPort":80}]}', ebextensions }, { api: pin('api') }),
     ).toThrow(/\.ebextensions\/01-x\.config uses \{\{image:sidecar\}\}/);
   });
 
   it('refuses one of our ECR images referenced by tag instead of digest', () => {
-    const dockerrun = `{"AWSEBDockerrunVersion":2,"containerDefinitions":[{"name":"a","image":"{{image:api}}"},{"name":"b","image":"${registry}/worker:latest"}]}`;
+    const dockerrun = `{"AWSEBDockerrunVersion":2,"containerDefinitions":[{"name":"a","image":"{{image:api}}","memory":128},{"name":"b","image":"${registry}/worker:latest","memory":128}]}`;
     expect(() => renderBundle({ dockerrun }, { api: pin('api'), worker: pin('worker') })).toThrow(/worker:latest, which is not pinned by digest/);
   });
 
   it('accepts third-party images by tag', () => {
-    const dockerrun = `{"AWSEBDockerrunVersion":2,"containerDefinitions":[{"name":"a","image":"{{image:api}}"},{"name":"cache","image":"redis:7"}]}`;
+    const dockerrun = `{"AWSEBDockerrunVersion":2,"containerDefinitions":[{"name":"a","image":"{{image:api}}","memory":128},{"name":"cache","image":"redis:7","memoryReservation":64}]}`;
     expect(renderBundle({ dockerrun }, { api: pin('api') }).images).toEqual({ api: pin('api') });
   });
 
   it('refuses a Dockerrun that is not JSON or an ebextension that is not YAML', () => {
     expect(() => renderBundle({ dockerrun: '{nope' }, {})).toThrow(/not valid JSON/);
-    const dockerrun = '{"AWSEBDockerrunVersion":"1","Image":{"Name":"nginx:1"}}';
+    const dockerrun = '{"AWSEBDockerrunVersion":"1","Image":{"Name":"nginx:1"},"Ports":[{"ContainerPort":80}]}';
     expect(() => renderBundle({ dockerrun, ebextensions: { 'bad.config': 'a: [' } }, {})).toThrow(/\.ebextensions\/bad\.config is neither YAML nor JSON/);
   });
 
   it('never emits a Dockerfile', () => {
-    const rendered = renderBundle({ dockerrun: '{"AWSEBDockerrunVersion":"1","Image":{"Name":"nginx:1"}}', ebextensions: { Dockerfile: 'x: 1' } }, {});
+    const rendered = renderBundle({ dockerrun: '{"AWSEBDockerrunVersion":"1","Image":{"Name":"nginx:1"},"Ports":[{"ContainerPort":80}]}', ebextensions: { Dockerfile: 'x: 1' } }, {});
     expect(Object.keys(rendered.entries)).toEqual(['Dockerrun.aws.json', '.ebextensions/Dockerfile.config']);
   });
 });

@@ -71,7 +71,7 @@ applications:
 
   it('loads the shipped example configuration', () => {
     const { config } = loadConfig(new URL('../../greenlight.yml', import.meta.url).pathname);
-    expect(Object.keys(config.applications)).toEqual(['hello-api', 'webhooks', 'shop', 'reports']);
+    expect(Object.keys(config.applications)).toEqual(['hello-api', 'webhooks', 'shop', 'reports', 'dockdj']);
     expect(readFileSync(new URL('../../greenlight.yml', import.meta.url), 'utf8')).toContain('greenlight.schema.json');
   });
 
@@ -81,10 +81,12 @@ applications:
 });
 
 describe('install.reconciler', () => {
-  /** serverless.yml's second reading of the same file (deploy/greenlight-vars.cjs). */
+  /** What serverless.yml reads from the same file (deploy/greenlight-vars.cjs, through the same validator). */
   function installVariables(text: string): { settings: Record<string, unknown> } {
-    const path = join(mkdtempSync(join(tmpdir(), 'greenlight-config-')), 'greenlight.yml');
+    const folder = mkdtempSync(join(tmpdir(), 'greenlight-config-'));
+    const path = join(folder, 'greenlight.yml');
     writeFileSync(path, text);
+    writeFileSync(join(folder, 'Dockerrun.aws.json'), '{"AWSEBDockerrunVersion":"1","Image":{"Name":"{{image:api}}"},"Ports":[{"ContainerPort":80}]}');
     const previous = process.env.GREENLIGHT_CONFIG;
     process.env.GREENLIGHT_CONFIG = path;
     try {

@@ -57,6 +57,18 @@ describe('matchTagRule', () => {
     expect(() => matchTagRule('v1', 'regex:([a-z')).toThrow(ConfigurationError);
     expect(() => matchTagRule('v1', 'semver:not a range')).toThrow(ConfigurationError);
   });
+
+  it('answers a catastrophic pattern on an adversarial tag (RE2, linear in the tag), where backtracking would stall', () => {
+    // JavaScript's RegExp needs seconds for this one (exponential backtracking); bench/run.ts times it.
+    expect(matchTagRule(`${'a'.repeat(25)}!`, 'regex:^(a+)+$')).toBe(false);
+    expect(matchTagRule('a'.repeat(26), 'regex:^(a+)+$')).toBe(true);
+    expect(matchTagRule(`${'a'.repeat(127)}!`, 'regex:(x+x+)+y|^(a|aa)+$')).toBe(false);
+  });
+
+  it('refuses what RE2 cannot run in linear time (lookaround, backreferences), naming RE2', () => {
+    expect(() => matchTagRule('v1', 'regex:^(?=v)v1$')).toThrow(/RE2 syntax: no lookaround, no backreferences/);
+    expect(() => matchTagRule('aa', 'regex:^(a)\\1$')).toThrow(ConfigurationError);
+  });
 });
 
 describe('planStages', () => {
