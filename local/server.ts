@@ -8,15 +8,18 @@ import { jsonError } from './protocol/json.ts';
 import { queryError } from './protocol/query.ts';
 import { AwsServiceError, type LocalRequest, type LocalResponse } from './protocol/types.ts';
 import { bodyLimits, readBody, type ServiceName, tooLarge } from './limits.ts';
-import { LocalCloudTrail } from './services/cloudtrail.ts';
-import { LocalEcr } from './services/ecr.ts';
-import { LocalElasticBeanstalk } from './services/elastic-beanstalk.ts';
+import { DataDir } from './persistence.ts';
+import { type CloudTrailRecord, LocalCloudTrail } from './services/cloudtrail.ts';
+import { type EcrState, LocalEcr } from './services/ecr.ts';
+import { EcrTokens } from './services/ecr-auth.ts';
+import { LayerStore } from './services/ecr-layers.ts';
+import { type EbState, LocalElasticBeanstalk } from './services/elastic-beanstalk.ts';
 import { LocalEventBus } from './services/event-bus.ts';
 import { LocalLambda } from './services/lambda.ts';
 import { LocalRegistry } from './services/registry.ts';
 import { LocalS3 } from './services/s3.ts';
 import { LocalSns } from './services/sns.ts';
-import { LocalStepFunctions } from './services/step-functions/service.ts';
+import { LocalStepFunctions, type SfnState } from './services/step-functions/service.ts';
 
 export interface LocalAwsOptions {
   /** TCP port; 0 picks a free one (tests). */
@@ -27,6 +30,30 @@ export interface LocalAwsOptions {
   /** The folder handler paths are relative to (serverless.yml's folder). */
   readonly projectRoot?: string;
   readonly faults?: Partial<Faults>;
+  /**
+   * Keep state in this folder and take it back on the next start (`greenlight local --data`):
+   * ECR repositories, images and layers, EB applications, versions, environments and events, S3
+   * objects, executions and their histories, CloudTrail's event history.
+   */
+  readonly dataDir?: string;
+}
+
+/** What state.json of a `--data` folder holds. */
+interface SavedState {
+  ecr: EcrState;
+  eb: EbState;
+  sfn: SfnState;
+  cloudtrail: CloudTrailRecord[];
+}
+
+/** What a start with `--data` found and took back. */
+export interface RestoredState {
+  readonly repositories: number;
+  readonly images: number;
+  readonly environments: number;
+  readonly executions: number;
+  /** Executions found running (the endpoint had been killed): ended ABORTED with greenlight.Shutdown. */
+  readonly aborted: number;
 }
 
 
@@ -89,6 +116,12 @@ export class LocalAws {
   /** The principals whose keys the endpoint knows (SigV4 is verified for function URLs). */
   readonly identities: LocalIdentity[];
   private readonly initialFaults: Faults;
+  /** The `--data` folder, if state is kept. */
+  readonly data?: DataDir;
+  /** What was taken back from the `--data` folder at start, if anything. */
+  readonly restored?: RestoredState;
+  private changed = false;
+  private saver?: NodeJS.Timeout;
   private server?: Server;
   private port = 0;
   private host = '127.0.0.1';
@@ -103,7 +136,9 @@ export class LocalAws {
     this.identities = localIdentities(accountId);
     this.bus = new LocalEventBus(region, accountId, () => this.faults.replayAwsEvents);
     this.lambda = new LocalLambda(options.projectRoot ?? process.cwd(), region, accountId, faults);
-    this.s3 = new LocalS3();
+    const data = options.dataDir === undefined ? undefined : new DataDir(options.dataDir);
+    this.data = data;
+    this.s3 = new LocalS3(data?.s3Directory);
     this.cloudtrail = new LocalCloudTrail();
     this.ecr = new LocalEcr({
       region,
@@ -113,6 +148,7 @@ export class LocalAws {
       envelope: (...args) => this.bus.envelope(...args),
       callerArn: (request) => callerArn(this.identities, accountId, request.headers),
       trail: (record) => this.cloudtrail.record(record),
+      ...(data ? { layers: new LayerStore((digest, bytes) => data.writeBlob(digest, bytes)), tokens: new EcrTokens(data.tokenKey()) } : {}),
     });
     this.registry = new LocalRegistry(this.ecr);
     this.eb = new LocalElasticBeanstalk({ region, accountId, faults, readObject: (bucket, key) => this.s3.readObject(bucket, key) });
@@ -124,6 +160,13 @@ export class LocalAws {
       lambda: this.lambda,
       emit: (source, detailType, detail, resources) => this.bus.put(this.bus.envelope(source, detailType, detail, resources)),
     });
+    if (data) {
+      const saved = data.read<SavedState>();
+      if (saved) this.restored = this.restore(saved, data);
+      // Requests change state; so do executions between requests (Wait states): save what changed twice a second.
+      this.saver = setInterval(() => this.saveIfChanged(), 500);
+      this.saver.unref();
+    }
     this.port = options.port ?? 4566;
     this.host = options.host ?? '127.0.0.1';
   }
@@ -144,11 +187,13 @@ export class LocalAws {
     return this;
   }
 
-  /** Stops running executions, closes the port and removes the S3 files. */
+  /** Stops running executions, closes the port and removes the S3 files (with `--data`: saves the state and keeps them). */
   async close(): Promise<void> {
     this.sfn.stopAll();
     await this.sfn.settle();
     await this.bus.settle();
+    if (this.saver) clearInterval(this.saver);
+    if (this.data) this.save();
     if (this.server?.listening) {
       this.server.closeAllConnections();
       await new Promise<void>((resolve) => this.server!.close(() => resolve()));
@@ -199,6 +244,7 @@ export class LocalAws {
       const fault = new AwsServiceError('InternalFailure', `The local endpoint failed: ${(error as Error).message}`, 500);
       response = service === 'elasticbeanstalk' || service === 'sns' ? queryError('', request.requestId, fault) : jsonError('1.1', fault);
     }
+    this.changed = true;
     if (res.destroyed) return;
     // A HEAD answer names the length of what GET would send.
     res.writeHead(response.status, { 'content-length': String(Buffer.byteLength(response.body)), ...response.headers });
@@ -227,6 +273,38 @@ export class LocalAws {
     const initial = copyFaults(this.initialFaults);
     for (const key of Object.keys(this.faults) as Array<keyof Faults>) delete this.faults[key];
     return Object.assign(this.faults, initial);
+  }
+
+  private restore(saved: SavedState, data: DataDir): RestoredState {
+    this.ecr.restore(saved.ecr, (digest) => data.readBlob(digest));
+    this.eb.restore(saved.eb);
+    this.cloudtrail.restore(saved.cloudtrail);
+    const aborted = this.sfn.restore(saved.sfn);
+    return {
+      repositories: saved.ecr.repositories.length,
+      images: saved.ecr.repositories.reduce((n, r) => n + r.images.length, 0),
+      environments: saved.eb.environments.filter((e) => e.status !== 'Terminated').length,
+      executions: saved.sfn.executions.length,
+      aborted,
+    };
+  }
+
+  /** Writes the state to the `--data` folder now. */
+  save(): void {
+    if (!this.data) return;
+    this.changed = false;
+    const state: SavedState = { ecr: this.ecr.snapshot(), eb: this.eb.snapshot(), sfn: this.sfn.snapshot(), cloudtrail: this.cloudtrail.snapshot() };
+    try {
+      this.data.write(state);
+    } catch (error) {
+      // A full disk must not stop the endpoint; the next save tries again.
+      this.changed = true;
+      process.stderr.write(`greenlight local: could not save the state to ${this.data.path}: ${(error as Error).message}\n`);
+    }
+  }
+
+  private saveIfChanged(): void {
+    if (this.changed || this.sfn.listExecutions().some((e) => e.status === 'RUNNING')) this.save();
   }
 
   /** The admin routes of the endpoint itself (`/_greenlight/…`). */

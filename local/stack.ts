@@ -23,6 +23,8 @@ export interface GreenlightLocalOptions {
    * events, which a running reconciler would deploy; they invoke it on demand instead.
    */
   readonly schedules?: boolean;
+  /** Keep the state in this folder and take it back on the next start (`greenlight local --data`). */
+  readonly dataDir?: string;
 }
 
 /** The local pipeline: the endpoint, plus what `serverless deploy` would have created in AWS. */
@@ -55,7 +57,7 @@ export async function startGreenlightLocal(options: GreenlightLocalOptions = {})
   const configPath = resolve(options.configPath ?? resolve(projectRoot, 'greenlight.yml'));
   // The one validator, before anything starts: a configuration with problems names them all here.
   const { config, warnings = [] } = loadConfig(configPath);
-  const aws = await startLocalAws({ port: options.port ?? 0, projectRoot, faults: options.faults });
+  const aws = await startLocalAws({ port: options.port ?? 0, projectRoot, faults: options.faults, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
   try {
     const bundleBucket = `greenlight-${stage}-bundles`;
     const auditBucket = `greenlight-${stage}-audit`;
@@ -108,9 +110,13 @@ export async function startGreenlightLocal(options: GreenlightLocalOptions = {})
     aws.sfn.createStateMachine(stateMachineName, JSON.stringify(machine.definition), `arn:aws:iam::${aws.accountId}:role/greenlight-${stage}-deploy-pipeline`);
 
     for (const [application, app] of Object.entries(config.applications)) {
-      aws.eb.createApplication(application);
-      for (const { environment } of app.stages) aws.eb.createEnvironment(application, environment);
-      for (const repository of app.images) aws.ecr.createRepository(repository);
+      // With --data they may exist from the last run: create only what is missing.
+      if (!aws.eb.hasApplication(application)) aws.eb.createApplication(application);
+      for (const { environment } of app.stages) {
+        const existing = aws.eb.environment(environment);
+        if (!existing || existing.Status === 'Terminated') aws.eb.createEnvironment(application, environment);
+      }
+      for (const repository of app.images) if (!aws.ecr.hasRepository(repository)) aws.ecr.createRepository(repository);
     }
 
     const schedules = options.schedules ? runSchedules(aws, manifest.functions) : undefined;

@@ -1,4 +1,5 @@
 import { copyFaults, demoFaults, type FaultsChange, FaultsError, parseFaultsChange, readFaultsFile, testFaults } from '../../local/faults.ts';
+import { DataDirError } from '../../local/persistence.ts';
 import { type GreenlightLocal, startGreenlightLocal } from '../../local/stack.ts';
 import { bold, dim, green, red, yellow } from '../output.ts';
 
@@ -48,7 +49,7 @@ export function faultsFromOptions(options: FaultOptions): FaultsChange {
 }
 
 /** `greenlight local`: the endpoint with the config's apps, environments and repositories, until interrupted. */
-export async function localCommand(options: { port: string; config: string; fast?: boolean; lambdaLogs?: boolean } & FaultOptions): Promise<number> {
+export async function localCommand(options: { port: string; config: string; fast?: boolean; lambdaLogs?: boolean; data?: string } & FaultOptions): Promise<number> {
   const port = Number(options.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     process.stderr.write(`error: --port ${options.port} is not a TCP port number\n`);
@@ -71,9 +72,10 @@ export async function localCommand(options: { port: string; config: string; fast
       faults: copyFaults(options.fast ? testFaults : demoFaults, { replayAwsEvents: false }),
       lambdaLogLevel: options.lambdaLogs ? 'INFO' : 'SILENT',
       schedules: true,
+      ...(options.data ? { dataDir: options.data } : {}),
     });
   } catch (error) {
-    const message = listenFailure(error, port);
+    const message = error instanceof DataDirError ? `--data ${options.data}: ${error.message}` : listenFailure(error, port);
     if (!message) throw error;
     process.stderr.write(`error: ${message}\n`);
     return 1;
@@ -112,6 +114,13 @@ export async function localCommand(options: { port: string; config: string; fast
     console.log(dim(`  identities    ${stack.aws.identities.map((i) => `${i.accessKeyId}/${i.secretAccessKey} (${i.arn.split(':').pop()})`).join(', ')}`));
   }
   console.log(`  bundles s3://${stack.bundleBucket}  audit s3://${stack.auditBucket}`);
+  if (stack.aws.data) {
+    const restored = stack.aws.restored;
+    const found = restored
+      ? `taken back: ${restored.repositories} repositories, ${restored.images} images, ${restored.environments} environments, ${restored.executions} executions${restored.aborted ? ` (${restored.aborted} were running and ended ABORTED, greenlight.Shutdown: executions do not resume)` : ''}`
+      : 'empty: a first start';
+    console.log(`  state         ${stack.aws.data.path} ${dim(`(${found})`)}`);
+  }
   const knobs = describeFaults(change);
   console.log(`  faults        ${knobs || dim('none')}  ${dim(`(change while running: curl -X POST -H content-type:application/json -d '{"throttleRate":0.2}' ${endpoint}/_greenlight/faults)`)}`);
   for (const fn of stack.manifest.functions) {

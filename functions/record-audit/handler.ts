@@ -1,14 +1,29 @@
 import { AuditInput, recordAudit } from '../../shared/audit.ts';
+import { readAuditRecordAt } from '../../shared/audit-read.ts';
+import { loadConfig } from '../../shared/config/load.ts';
+import { outcomeNotification, publish } from '../../shared/notify.ts';
 import { clients } from '../../shared/runtime/clients.ts';
 import { logger, taskHandler } from '../../shared/runtime/handler.ts';
 import { readSettings } from '../../shared/runtime/settings.ts';
 
-const settings = readSettings(['auditBucket', 'bundleBucket']);
+const settings = readSettings(['auditBucket', 'bundleBucket', 'notificationTopicArn', 'configFile']);
 
-/** Record Audit: the deployment's permanent record, on every terminal path (the logged outcome feeds the unverified alarm). */
+/** Record Audit: the deployment's permanent record, on every terminal path (the logged outcome feeds the unverified alarm), then its notification. */
 export const handler = taskHandler(AuditInput, async (input) => {
   // Step Functions and EB give the record its whole timeline (steps, approvals, EB's events), kept after the 90 days.
   const written = await recordAudit({ s3: clients.s3(), sfn: clients.sfn(), eb: clients.eb() }, { bucket: settings.auditBucket, releaseBucket: settings.bundleBucket, input });
   logger.info('audit record written', { outcome: written.outcome, key: written.key });
+  // A notification that cannot be sent must not fail this step: the state machine would retry the
+  // whole step for ~20 minutes and then end as "Audit Not Written" although the record is stored. It
+  // is logged instead. The record is read back as stored (the first of a lost race), and the
+  // configuration (for the change link) read here, so a problem with either costs the message only.
+  try {
+    const record = await readAuditRecordAt(clients.s3(), settings.auditBucket, written.key);
+    if (!record) throw new Error(`the record ${written.key} just written cannot be read`);
+    const links = loadConfig(settings.configFile).config.applications[record.application ?? '']?.links;
+    await publish(clients.sns(), settings.notificationTopicArn, outcomeNotification(record, { links }));
+  } catch (error) {
+    logger.error('notification not sent', { error: error as Error, key: written.key, outcome: written.outcome });
+  }
   return written;
 });

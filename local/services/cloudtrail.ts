@@ -59,6 +59,16 @@ export class LocalCloudTrail {
     this.history.push(structuredClone(event));
   }
 
+  /** Every recorded event, oldest first, to keep across a restart (`--data`). */
+  snapshot(): CloudTrailRecord[] {
+    return this.history.map((event) => structuredClone(event));
+  }
+
+  /** Takes back what snapshot() gave (on a start with `--data`). */
+  restore(records: CloudTrailRecord[]): void {
+    this.history.splice(0, this.history.length, ...records.map((event) => structuredClone(event)));
+  }
+
   /** The recorded events, oldest first (for tests). */
   events(): CloudTrailRecord[] {
     return this.history.map((event) => structuredClone(event));

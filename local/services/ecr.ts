@@ -28,6 +28,12 @@ interface Repository {
   readonly images: Map<string, EcrImage>;
 }
 
+/** What `--data` keeps of ECR (layer bytes are files beside it). */
+export interface EcrState {
+  repositories: Array<{ name: string; createdAt: Date; immutable: boolean; images: EcrImage[] }>;
+  layers: Record<string, string[]>;
+}
+
 interface ImageId {
   imageDigest?: string;
   imageTag?: string;
@@ -343,6 +349,28 @@ export class LocalEcr {
   private callerOf(request: LocalRequest): RegistryCaller {
     const accessKeyId = /Credential=([^/,\s]+)\//.exec(String(request.headers.authorization ?? ''))?.[1];
     return { arn: this.callerArn(request), ...(accessKeyId ? { accessKeyId } : {}) };
+  }
+
+  /** Repositories, images and which layers each repository holds, to keep across a restart (`--data`; blobs are files). */
+  snapshot(): EcrState {
+    return {
+      repositories: [...this.repositories.values()].map((r) => ({ name: r.name, createdAt: r.createdAt, immutable: r.immutable, images: [...r.images.values()].map((image) => ({ ...image, tags: [...image.tags] })) })),
+      layers: this.layers.linked(),
+    };
+  }
+
+  /** Takes back what snapshot() gave; `readBlob` finds a layer's bytes (one that is gone is left out). */
+  restore(state: EcrState, readBlob: (digest: string) => Buffer | undefined): void {
+    for (const kept of state.repositories) {
+      const images = new Map(kept.images.map((image) => [image.digest, { ...image, tags: [...image.tags] }]));
+      this.repositories.set(kept.name, { name: kept.name, arn: `arn:aws:ecr:${this.region}:${this.accountId}:repository/${kept.name}`, uri: this.repositoryUri(kept.name), createdAt: kept.createdAt, immutable: kept.immutable, images });
+    }
+    const holders = new Map<string, string[]>();
+    for (const [repository, digests] of Object.entries(state.layers)) for (const digest of digests) holders.set(digest, [...(holders.get(digest) ?? []), repository]);
+    for (const [digest, repositories] of holders) {
+      const bytes = readBlob(digest);
+      if (bytes) this.layers.restore(repositories, digest, bytes);
+    }
   }
 
   /** ECR's message for a repository that does not exist (the registry API says it too). */

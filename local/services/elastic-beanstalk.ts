@@ -119,6 +119,14 @@ export interface EnvironmentSnapshot {
   EnvironmentArn: string;
 }
 
+/** What `--data` keeps of Elastic Beanstalk. */
+export interface EbState {
+  applications: Array<Omit<Application, 'versions'> & { versions: ApplicationVersion[] }>;
+  environments: Environment[];
+  events: EbEvent[];
+  seq: number;
+}
+
 type Input = Record<string, unknown>;
 
 const DEFAULT_STACK = '64bit Amazon Linux 2023 v4.4.0 running Docker';
@@ -352,6 +360,38 @@ export class LocalElasticBeanstalk {
     const env = this.active(name);
     if (!env) throw invalidValue(`No Environment found for EnvironmentName = '${name}'.`);
     this.busy(this.refresh(env), seconds);
+  }
+
+  hasApplication(name: string): boolean {
+    return this.applications.has(name);
+  }
+
+  /** Applications, versions, environments (with any operation in flight) and events, to keep across a restart (`--data`). */
+  snapshot(): EbState {
+    return structuredClone({
+      applications: [...this.applications.values()].map(({ versions, ...application }) => ({ ...application, versions: [...versions.values()] })),
+      environments: this.environments,
+      events: this.eventLog,
+      seq: this.seq,
+    });
+  }
+
+  /** Takes back what snapshot() gave; an operation whose bundle was still being read reads it again. */
+  restore(state: EbState): void {
+    const kept = structuredClone(state);
+    for (const { versions, ...application } of kept.applications) this.applications.set(application.name, { ...application, versions: new Map(versions.map((v) => [v.label, v])) });
+    this.environments.push(...kept.environments);
+    this.eventLog.push(...kept.events);
+    this.seq = Math.max(this.seq, kept.seq);
+    for (const env of this.environments) {
+      const operation = env.operation;
+      if (!operation || operation.inspection || (operation.kind !== 'launch' && operation.kind !== 'update')) continue;
+      const label = operation.versionLabel ?? env.versionLabel;
+      const version = label === undefined ? undefined : this.applications.get(env.application)?.versions.get(label);
+      void this.inspectVersion(version).then((inspection) => {
+        operation.inspection = inspection;
+      });
+    }
   }
 
   // ---- state ----------------------------------------------------------------------------------

@@ -44,7 +44,11 @@ export class LocalS3 {
   private readonly callback: (req: IncomingMessage, res: ServerResponse) => void;
   private readonly locks = new KeyedLock();
 
+  /** Whether close() removes the folder: only a temporary one this made itself (never a `--data` folder). */
+  private readonly temporary: boolean;
+
   constructor(directory?: string) {
+    this.temporary = directory === undefined;
     this.directory = directory ?? mkdtempSync(join(tmpdir(), 'greenlight-s3-'));
     this.server = new S3rver({ silent: true, directory: this.directory, allowMismatchedSignatures: true });
     this.store = (this.server as any).store as S3rverStore;
@@ -93,7 +97,7 @@ export class LocalS3 {
   }
 
   close(): void {
-    rmSync(this.directory, { recursive: true, force: true });
+    if (this.temporary) rmSync(this.directory, { recursive: true, force: true });
   }
 
   /** Answers a failed precondition itself, or hands the request on without the headers it has evaluated. */

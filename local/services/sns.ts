@@ -6,15 +6,27 @@ import { AwsServiceError, type LocalRequest, type LocalResponse } from '../proto
 export interface PublishedMessage {
   readonly topicArn: string;
   readonly subject?: string;
+  /** What a subscriber receives that has no message of its own: the Message, or its `default` with `MessageStructure: json`. */
   readonly message: string;
+  /** `MessageStructure: json`: the message of each protocol key (`default`, `email`, `https`, …). */
+  readonly protocols?: Readonly<Record<string, string>>;
+  /** Message attributes (what subscription filter policies match), by name. */
+  readonly attributes?: Readonly<Record<string, { readonly dataType: string; readonly value: string }>>;
   readonly at: Date;
   readonly messageId: string;
+}
+
+/** The message a subscriber of `protocol` (`email`, `https`, `sqs`, …) receives: its own, else the default. */
+export function messageFor(published: PublishedMessage, protocol: string): string {
+  return published.protocols?.[protocol] ?? published.message;
 }
 
 type Input = Record<string, unknown>;
 
 const TOPIC_NAME = /^[A-Za-z0-9_-]{1,256}$/;
 const MAX_MESSAGE_BYTES = 256 * 1024;
+const MAX_ATTRIBUTES = 10;
+const ATTRIBUTE_NAME = /^(?!\.)(?!.*\.\.)(?!.*\.$)[A-Za-z0-9_.-]{1,256}$/;
 
 function invalidParameter(what: string): AwsServiceError {
   return new AwsServiceError('InvalidParameter', `Invalid parameter: ${what}`);
@@ -56,8 +68,11 @@ export class LocalSns {
     return arn;
   }
 
-  /** Publishes to a topic as the API does; returns the message id. */
-  publish(topicArn: string, message: string, subject?: string): string {
+  /**
+   * Publishes to a topic as the API does; returns the message id. With `structure: 'json'` the message
+   * is a JSON object of one string per protocol, `default` required; attributes as `MessageAttributes`.
+   */
+  publish(topicArn: string, message: string, subject?: string, options: { structure?: string; attributes?: PublishedMessage['attributes'] } = {}): string {
     if (!/^arn:aws[\w-]*:sns:[^:]+:\d{12}:[^:]+$/.test(topicArn)) throw invalidParameter('TopicArn');
     if (!this.topics.has(topicArn)) throw new AwsServiceError('NotFound', 'Topic does not exist', 404);
     if (message === '') throw invalidParameter('Empty message');
@@ -65,7 +80,16 @@ export class LocalSns {
     if (subject !== undefined && (subject === '' || subject.length > 100 || /[\r\n]/.test(subject) || /[^\x20-\x7e]/.test(subject))) {
       throw invalidParameter('Subject');
     }
-    const published: PublishedMessage = { topicArn, ...(subject === undefined ? {} : { subject }), message, at: new Date(), messageId: randomUUID() };
+    const protocols = options.structure === undefined ? undefined : protocolMessages(options.structure, message);
+    const published: PublishedMessage = {
+      topicArn,
+      ...(subject === undefined ? {} : { subject }),
+      message: protocols?.default ?? message,
+      ...(protocols ? { protocols } : {}),
+      ...(options.attributes && Object.keys(options.attributes).length > 0 ? { attributes: options.attributes } : {}),
+      at: new Date(),
+      messageId: randomUUID(),
+    };
     this.messages.push(published);
     this.onPublish?.(published);
     return published.messageId;
@@ -105,8 +129,48 @@ export class LocalSns {
         if (message === undefined) {
           throw new AwsServiceError('ValidationError', "1 validation error detected: Value null at 'message' failed to satisfy constraint: Member must not be null");
         }
-        return { MessageId: this.publish(topicArn, message, text(input, 'Subject')) };
+        const structure = text(input, 'MessageStructure');
+        return { MessageId: this.publish(topicArn, message, text(input, 'Subject'), { ...(structure === undefined ? {} : { structure }), attributes: messageAttributes(input.MessageAttributes) }) };
       },
     },
   });
+}
+
+/** `MessageStructure: json`: SNS wants a JSON object with a string `default` and string values for the protocols. */
+function protocolMessages(structure: string, message: string): Record<string, string> {
+  if (structure !== 'json') throw invalidParameter('MessageStructure');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(message);
+  } catch {
+    throw invalidParameter('Message Structure - JSON message body failed to parse');
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed) || typeof (parsed as { default?: unknown }).default !== 'string') {
+    throw invalidParameter('Message Structure - No default entry in JSON message body');
+  }
+  const entries = Object.entries(parsed as Record<string, unknown>);
+  if (entries.some(([, value]) => typeof value !== 'string')) throw invalidParameter('Message Structure - protocol messages must be strings');
+  return Object.fromEntries(entries) as Record<string, string>;
+}
+
+/** `MessageAttributes.entry.N.{Name,Value.DataType,Value.StringValue}`, checked as SNS checks them. */
+function messageAttributes(value: unknown): PublishedMessage['attributes'] {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) throw invalidParameter('MessageAttributes');
+  if (value.length > MAX_ATTRIBUTES) {
+    throw invalidParameter(`MessageAttributes Reason: Number of message attributes [${value.length}] exceeds the allowed maximum [${MAX_ATTRIBUTES}].`);
+  }
+  const attributes: Record<string, { dataType: string; value: string }> = {};
+  for (const entry of value as Array<{ Name?: unknown; Value?: { DataType?: unknown; StringValue?: unknown; BinaryValue?: unknown } }>) {
+    const name = entry?.Name;
+    if (typeof name !== 'string' || !ATTRIBUTE_NAME.test(name) || /^(aws|amazon)\./i.test(name)) throw invalidParameter(`MessageAttributes Reason: invalid attribute name ${String(name)}`);
+    const type = entry.Value?.DataType;
+    if (typeof type !== 'string' || !/^(String|Number|Binary)(\..+)?$/.test(type)) throw invalidParameter(`The message attribute '${name}' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String.`);
+    const raw = type.startsWith('Binary') ? entry.Value?.BinaryValue : entry.Value?.StringValue;
+    if (typeof raw !== 'string' || raw === '') {
+      throw invalidParameter(`The message attribute '${name}' must contain non-empty message attribute value for message attribute type '${type.split('.')[0]}'.`);
+    }
+    attributes[name] = { dataType: type, value: raw };
+  }
+  return attributes;
 }

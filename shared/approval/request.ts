@@ -1,11 +1,12 @@
 import type { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import type { ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import { z } from 'zod';
 import type { GreenlightConfig } from '../config/schema.ts';
 import { Plan, PlannedStage, StoredBundle } from '../contracts.ts';
 import { describeEnvironment } from '../deploy.ts';
+import { approvalNotification, publish } from '../notify.ts';
 import { findPushers, type KnownPushers } from './pushers.ts';
 import { type PendingApproval, pendingApprovals } from './records.ts';
 
@@ -20,34 +21,6 @@ export const ApprovalRequest = z.object({
 });
 export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
 
-/** What the pusher line of the message says: who, or why nobody can say yet, and whether it matters. */
-function pushedByLine(record: PendingApproval, unknown: string | undefined): string {
-  const who = record.pushers && record.pushers.length > 0 ? record.pushers.join(', ') : (record.pushedBy ?? '(unknown)');
-  if (record.separationOfDuties === 'off') return `${who} — separation of duties is OFF for this stage: a pusher may approve`;
-  if (unknown) return `${who} — not known for sure yet (${unknown}); approval is refused until it is (install.cloudTrailRule: true records every push)`;
-  return `${who} (may not approve)`;
-}
-
-/** The message an approver gets: what waits, where it goes, and the command to run. */
-export function approvalMessage(record: PendingApproval, unknown?: string): { subject: string; message: string } {
-  const subject = `greenlight: ${record.application} ${record.image.tag} waits for approval to ${record.targetEnvironment}`;
-  const lines = [
-    `${record.application} ${record.image.tag} is healthy${record.sourceEnvironment ? ` in ${record.sourceEnvironment}` : ''} and waits for your approval to deploy to ${record.targetEnvironment}.`,
-    '',
-    `  image            ${record.image.repository}:${record.image.tag} (${record.image.digest})`,
-    `  version          ${record.versionLabel} (the same bundle that runs in ${record.sourceEnvironment ?? 'the previous stage'})`,
-    `  running now      ${record.runningInTarget ?? '(nothing yet)'} in ${record.targetEnvironment}`,
-    `  pushed by        ${pushedByLine(record, unknown)}`,
-    `  approvers        ${record.approvers.join(', ')}`,
-    `  expires          ${record.expiresAt}`,
-    '',
-    'Decide with your own AWS identity:',
-    `  greenlight approve ${record.id} --comment "…"`,
-    `  greenlight reject ${record.id} --reason "…"`,
-  ];
-  return { subject, message: lines.join('\n') };
-}
-
 /** Who pushed, as far as can be known now: a failure here only leaves the question to the decision. */
 async function pushersNow(clients: { s3: S3Client; cloudtrail: CloudTrailClient }, input: Parameters<typeof findPushers>[1]): Promise<KnownPushers> {
   try {
@@ -59,7 +32,8 @@ async function pushersNow(clients: { s3: S3Client; cloudtrail: CloudTrailClient 
 
 /**
  * Stores the pending approval of a stage (with the task token only the service may use) and tells
- * the approvers, naming who pushed the image (the decision looks again: a re-push may come later).
+ * the approvers (shared/notify.ts: text, chat and filterable attributes, with links to the execution,
+ * the image and the change), naming who pushed the image (the decision looks again: a re-push may come later).
  * The execution then waits until someone decides or the timeout passes.
  */
 export async function requestApproval(
@@ -68,7 +42,8 @@ export async function requestApproval(
 ): Promise<{ id: string; expiresAt: string }> {
   const { plan, bundle, stage, index } = request;
   // The configuration shipped with this function; a stage it does not know keeps the strict defaults.
-  const configured = config.applications[plan.application]?.stages.find((s) => s.environment === stage.environment)?.approval;
+  const application = config.applications[plan.application];
+  const configured = application?.stages.find((s) => s.environment === stage.environment)?.approval;
   const separationOfDuties = configured?.separationOfDuties === false ? 'off' : 'enforced';
   const target = await describeEnvironment(eb, plan.application, stage.environment);
   const known = await pushersNow({ s3, cloudtrail }, { bucket, repository: plan.image.repository, digest: plan.image.digest, pushedAt: plan.image.pushedAt, now });
@@ -91,7 +66,6 @@ export async function requestApproval(
     expiresAt: new Date(now.getTime() + stage.approval.timeoutSeconds * 1000).toISOString(),
   };
   await pendingApprovals.put(s3, bucket, record);
-  const { subject, message } = approvalMessage(record, known.unknown);
-  await sns.send(new PublishCommand({ TopicArn: topicArn, Subject: subject.slice(0, 99), Message: message }));
+  await publish(sns, topicArn, approvalNotification(record, { unknownPusher: known.unknown, links: application?.links }));
   return { id: record.id, expiresAt: record.expiresAt };
 }

@@ -102,11 +102,29 @@ const RepositoryName = z
   .string()
   .regex(/^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/, 'an ECR repository name: lower case letters, digits, . _ - and /');
 
+/** The placeholders a link template may use, filled in from the pushed image. */
+export const linkPlaceholders = ['tag', 'digest', 'repository'] as const;
+
+const LinkTemplate = z
+  .string()
+  .regex(/^https:\/\/[^\s]+$/, 'a link is an https:// URL without spaces')
+  .refine((template) => [...template.matchAll(/\{([^{}]*)\}/g)].every(([, name]) => (linkPlaceholders as readonly string[]).includes(name!)), {
+    message: `a link template may only use the placeholders ${linkPlaceholders.map((p) => `{${p}}`).join(', ')}`,
+  });
+
+/** Links the notifications of an application carry, besides the console's. */
+export const Links = z.strictObject({
+  change: LinkTemplate.optional().describe(
+    'what changed in a pushed image, e.g. https://github.com/org/repo/commit/{tag} or …/releases/tag/{tag}; {tag}, {digest} and {repository} are filled in from the push',
+  ),
+});
+
 export const Application = z.strictObject({
   images: z.array(RepositoryName).min(1, 'list the ECR repositories whose pushes deploy this application'),
   bundle: Bundle,
   stages: z.array(Stage).min(1, 'an application needs at least one stage'),
   health: Health.prefault({}),
+  links: Links.optional().describe('links in the approval and outcome notifications (the Step Functions and ECR console links are always there)'),
 });
 
 /** Step Functions keeps execution history 90 days; a window reaching further would redeploy old pushes. */
@@ -226,6 +244,7 @@ export type GreenlightConfig = z.output<typeof GreenlightConfig>;
 export type ApplicationConfig = z.output<typeof Application>;
 export type StageConfig = z.output<typeof Stage>;
 export type HealthConfig = z.output<typeof Health>;
+export type LinksConfig = z.output<typeof Links>;
 /** Reconciler period and window, in seconds. */
 export type ReconcilerConfig = z.output<typeof Reconciler>;
 

@@ -12,6 +12,7 @@ import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { zipEntryModes } from '../../shared/bundle/zip.ts';
+import { auditKey } from '../../shared/audit.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const stage = 'test';
@@ -208,7 +209,7 @@ const expectedActions: Record<string, string[]> = {
   deployStage: ['ecr:DescribeImages', 'elasticbeanstalk:DescribeEnvironments', 'elasticbeanstalk:UpdateEnvironment', 's3:GetObject', 's3:PutObject', 's3:ListBucket', ...beanstalkAsCaller],
   checkHealth: ['elasticbeanstalk:DescribeEnvironmentHealth', 'elasticbeanstalk:DescribeEnvironments', 'elasticbeanstalk:DescribeEvents'],
   rollBack: ['elasticbeanstalk:AbortEnvironmentUpdate', 'elasticbeanstalk:DescribeEnvironments', 'elasticbeanstalk:UpdateEnvironment', 's3:GetObject', 's3:PutObject', 's3:ListBucket', ...beanstalkAsCaller],
-  recordAudit: ['s3:PutObject', 's3:GetObject', 's3:ListBucket', 'states:GetExecutionHistory', 'elasticbeanstalk:DescribeEvents'],
+  recordAudit: ['s3:PutObject', 's3:GetObject', 's3:ListBucket', 'states:GetExecutionHistory', 'elasticbeanstalk:DescribeEvents', 'sns:Publish'],
   reconcile: ['ecr:DescribeImages', 'states:DescribeExecution', 'states:StartExecution'],
 };
 
@@ -554,6 +555,74 @@ describe('serverless package', () => {
     expect(filter.FilterPattern).toBe('{ $.outcome = "unverified" }');
     const metric = filter.MetricTransformations[0];
     expect(main.resources.UnverifiedDeploymentAlarm.Properties).toMatchObject({ Namespace: metric.MetricNamespace, MetricName: metric.MetricName, AlarmActions: [{ Ref: 'NotificationTopic' }] });
+  });
+
+  it('notifies every outcome: recordAudit publishes to the notification topic and nowhere else', () => {
+    expect(main.resources.RecordAuditLambdaFunction.Properties.Environment.Variables.NOTIFICATION_TOPIC_ARN).toEqual({ Ref: 'NotificationTopic' });
+    expect(statementBySid(main.resources, 'RecordAuditRole', 'NotifyOutcome')).toEqual({ Sid: 'NotifyOutcome', Effect: 'Allow', Action: ['sns:Publish'], Resource: { Ref: 'NotificationTopic' } });
+    const publishers = iamStatements(main.resources).filter(({ statement }) => asArray<string>(statement.Action).includes('sns:Publish'));
+    expect(publishers.map(({ where, statement }) => [where, render(statement.Resource)]).sort()).toEqual([
+      ['RecordAuditRole', '<NotificationTopic>'],
+      ['RequestApprovalRole', '<NotificationTopic>'],
+    ]);
+  });
+
+  it('defines the audit records as an Athena table: Ion SerDe (pretty-printed JSON), a projected day partition over deployments/YYYY/MM/DD/', () => {
+    const table = main.resources.AuditTable.Properties;
+    expect(table.DatabaseName).toEqual({ Ref: 'AuditDatabase' });
+    expect(main.resources.AuditDatabase.Properties.DatabaseInput.Name).toBe(`greenlight_${stage}`);
+    const input = table.TableInput;
+    expect(input).toMatchObject({ Name: 'deployments', TableType: 'EXTERNAL_TABLE', PartitionKeys: [{ Name: 'day', Type: 'string' }] });
+    expect(render(input.StorageDescriptor.Location)).toBe('s3://<AuditBucket>/deployments/');
+    expect(input.StorageDescriptor).toMatchObject({
+      InputFormat: 'com.amazon.ionhiveserde.formats.IonInputFormat',
+      OutputFormat: 'com.amazon.ionhiveserde.formats.IonOutputFormat',
+      SerdeInfo: { SerializationLibrary: 'com.amazon.ionhiveserde.IonHiveSerDe' },
+    });
+    const { 'storage.location.template': template, ...projection } = input.Parameters;
+    // The day's prefix is where auditKey (shared/audit.ts) writes the records started that day.
+    const day = '$' + '{day}';
+    expect(render(template)).toBe(`s3://<AuditBucket>/deployments/${day}/`);
+    const record = { startedAt: '2025-03-31T23:59:59.999Z', deploymentId: 'hello-api-v1-0-0-0123456789abcdef' };
+    expect(`s3://<AuditBucket>/${auditKey(record)}`).toBe(`${render(template).replace(day, '2025/03/31')}${record.deploymentId}.json`);
+    expect(projection).toEqual({
+      EXTERNAL: 'TRUE',
+      'projection.enabled': 'true',
+      'projection.day.type': 'date',
+      'projection.day.format': 'yyyy/MM/dd',
+      'projection.day.range': '2024/01/01,NOW',
+      'projection.day.interval': '1',
+      'projection.day.interval.unit': 'DAYS',
+    });
+  });
+
+  it('keeps Athena results out of the audit bucket: an enforced workgroup writing to a hardened bucket that forgets them', () => {
+    const workgroup = main.resources.AuditWorkGroup.Properties;
+    expect(workgroup.Name).toBe(`greenlight-${stage}-audit`);
+    expect(workgroup.WorkGroupConfiguration).toMatchObject({ EnforceWorkGroupConfiguration: true, ResultConfiguration: { EncryptionConfiguration: { EncryptionOption: 'SSE_S3' } } });
+    expect(render(workgroup.WorkGroupConfiguration.ResultConfiguration.OutputLocation)).toBe('s3://<AthenaResultsBucket>/results/');
+    const results = main.resources.AthenaResultsBucket.Properties;
+    expect(results.ObjectLockEnabled).toBeUndefined();
+    expect(results.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(results.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('AES256');
+    expect(results.LifecycleConfiguration.Rules).toContainEqual(expect.objectContaining({ Status: 'Enabled', ExpirationInDays: 30 }));
+    const tls = main.resources.AthenaResultsBucketPolicy.Properties.PolicyDocument.Statement[0];
+    expect(tls).toMatchObject({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+
+    // Auditors read the records and nothing else of the audit bucket, and write only query results.
+    const reader = main.resources.AuditReaderPolicy.Properties.PolicyDocument.Statement as Json[];
+    const onAudit = reader.filter((s) => asArray(s.Resource).some((r: Json) => render(r).startsWith('<AuditBucket.Arn>')));
+    expect(onAudit.map((s) => [s.Sid, s.Action, asArray(s.Resource).map(render), s.Condition ?? null])).toEqual([
+      ['ReadTheAuditRecords', ['s3:GetObject'], ['<AuditBucket.Arn>/deployments/*'], null],
+      ['ListTheAuditRecords', ['s3:ListBucket'], ['<AuditBucket.Arn>'], { StringLike: { 's3:prefix': ['deployments/*'] } }],
+      ['LocateTheAuditBucket', ['s3:GetBucketLocation'], ['<AuditBucket.Arn>'], null],
+    ]);
+    const writes = reader.filter((s) => asArray<string>(s.Action).some((a) => /^s3:(Put|Delete)/.test(a)));
+    expect(writes.flatMap((s) => asArray(s.Resource).map(render))).toEqual(['<AthenaResultsBucket.Arn>', '<AthenaResultsBucket.Arn>/*']);
+    expect(asArray(statementBySid(main.resources, 'AuditReaderPolicy', 'QueryInTheAuditWorkGroup').Resource).map(render)).toEqual([
+      `arn:<AWS::Partition>:athena:<AWS::Region>:<AWS::AccountId>:workgroup/greenlight-${stage}-audit`,
+    ]);
+    expect(main.template.Outputs.AuditReaderPolicyArn.Value).toEqual({ Ref: 'AuditReaderPolicy' });
   });
 
   it('applies the install settings to log retention', () => {

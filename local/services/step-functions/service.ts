@@ -8,6 +8,14 @@ import { type AslMachine, definitionProblems } from './definition.ts';
 import { type ExecutionRecord, type ExecutionStatus, type RunnableMachine, runnableMachine, startExecution, validateDefinition } from './execution.ts';
 import { TaskTokens } from './task-tokens.ts';
 
+/** The error of an execution the endpoint stopped (on shutdown, or found running after a restart). */
+export const shutdownError = 'greenlight.Shutdown';
+
+/** What `--data` keeps of Step Functions: the executions and their histories (state machines come from serverless.yml). */
+export interface SfnState {
+  executions: Array<Omit<ExecutionRecord, 'done' | 'stop'>>;
+}
+
 interface StateMachineRecord {
   stateMachineArn: string;
   name: string;
@@ -166,7 +174,36 @@ export class LocalStepFunctions {
 
   /** Stops every running execution (on shutdown). */
   stopAll(): void {
-    for (const execution of this.executions.values()) if (execution.status === 'RUNNING') execution.stop?.('greenlight.Shutdown', 'The local endpoint stopped');
+    for (const execution of this.executions.values()) if (execution.status === 'RUNNING') execution.stop?.(shutdownError, 'The local endpoint stopped');
+  }
+
+  /** Every execution with its history, to keep across a restart (`--data`). */
+  snapshot(): SfnState {
+    return { executions: [...this.executions.values()].map(({ done: _done, stop: _stop, ...kept }) => structuredClone(kept)) };
+  }
+
+  /**
+   * Takes back what snapshot() gave. Executions do not resume: one that was still running when the
+   * endpoint went away (killed, not stopped) ends ABORTED with greenlight.Shutdown, as a stopped one does.
+   * Returns how many were ended so.
+   */
+  restore(state: SfnState): number {
+    let aborted = 0;
+    for (const kept of state.executions) {
+      const record: ExecutionRecord = { ...kept, history: [...kept.history], done: Promise.resolve() };
+      if (record.status === 'RUNNING') {
+        const now = new Date();
+        const last = record.history.at(-1);
+        record.status = 'ABORTED';
+        record.stopDate = now;
+        record.error = shutdownError;
+        record.cause = 'The local endpoint stopped while this execution ran (it was not resumed when it started again with --data)';
+        record.history.push({ timestamp: now, type: 'ExecutionAborted', id: (last?.id ?? 0) + 1, previousEventId: last?.id ?? 0, executionAbortedEventDetails: { error: record.error, cause: record.cause } });
+        aborted += 1;
+      }
+      this.executions.set(record.executionArn, record);
+    }
+    return aborted;
   }
 
   /** Runs the ASL validator the runner uses and answers its findings as AWS does, with InvalidDefinition. */
