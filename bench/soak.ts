@@ -8,10 +8,11 @@ import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, type HistoryEvent, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { sampleManifest } from '../local/services/ecr.ts';
 import { startGreenlightLocal } from '../local/stack.ts';
 import { imagesInBundle } from '../shared/bundle/zip.ts';
+import { readExecutionHistory } from '../shared/audit-read.ts';
 import { isNewerPush } from '../shared/environments/lease.ts';
 import { executionName } from '../shared/naming.ts';
 
@@ -236,16 +237,6 @@ async function drain(stack: Stack, sfn: SFNClient): Promise<void> {
   }
 }
 
-async function historyOf(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
-    events.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return events;
-}
 
 // ── the figures ─────────────────────────────────────────────────────────────────────────────────
 async function measure(stack: Stack, sfn: SFNClient, pushes: Push[]) {
@@ -280,7 +271,7 @@ async function measure(stack: Stack, sfn: SFNClient, pushes: Push[]) {
   for (const e of executions) {
     const description = await sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn }));
     const input = JSON.parse(description.input ?? '{}').image as { repository: string; digest: string; tag: string };
-    const history = await historyOf(sfn, e.executionArn);
+    const history = await readExecutionHistory(sfn, e.executionArn);
     const entered = history.filter((h) => h.stateEnteredEventDetails).map((h) => h.stateEnteredEventDetails!.name!);
     paths.set(e.name, history.filter((h) => h.stateEnteredEventDetails).map((h) => `${h.timestamp?.toISOString().slice(17, 23)} ${h.stateEnteredEventDetails!.name}`));
     for (const h of history) {

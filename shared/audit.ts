@@ -75,8 +75,8 @@ export function readableCause(cause: unknown): string | null {
   return cause;
 }
 
-/** An approval decision as it stands in a stage's output or a rejection's Cause, if it is one. */
-function approvalAudit(value: unknown, environment: string | null): ApprovalAudit | undefined {
+/** An approval decision as it stands in a stage's output or a rejection's Cause, if it is one (the report reads it the same way). */
+export function approvalAudit(value: unknown, environment: string | null): ApprovalAudit | undefined {
   const d = value as Record<string, unknown> | null | undefined;
   if (!d || (d.decision !== 'approve' && d.decision !== 'reject') || typeof d.approver !== 'string') return undefined;
   return {

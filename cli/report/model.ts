@@ -1,4 +1,4 @@
-import type { AuditRecord } from '../../shared/audit.ts';
+import { type AuditRecord, approvalAudit } from '../../shared/audit.ts';
 
 /** The four colours of the report: what a person needs to know about an outcome at a glance. */
 export type OutcomeClass = 'deployed' | 'failed' | 'rejected' | 'superseded';
@@ -113,15 +113,8 @@ export function selectRecords(records: AuditRecord[], selection: ReportSelection
 }
 
 function asApproval(value: unknown, environment: string | null): ApprovalMark | null {
-  const d = value as Record<string, unknown> | null | undefined;
-  if (!d || (d.decision !== 'approve' && d.decision !== 'reject') || typeof d.approver !== 'string') return null;
-  return {
-    environment: typeof d.environment === 'string' ? d.environment : environment,
-    decision: d.decision,
-    approver: d.approver,
-    comment: typeof d.comment === 'string' ? d.comment : '',
-    at: typeof d.at === 'string' ? d.at : '',
-  };
+  const decided = approvalAudit(value, environment);
+  return decided ? { environment: decided.environment, decision: decided.decision, approver: decided.approver, comment: decided.comment, at: decided.at } : null;
 }
 
 /** The execution's steps and approvals as the record keeps them (`timeline`, absent in older records). */
