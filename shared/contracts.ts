@@ -27,6 +27,8 @@ export type VerifiedImage = z.infer<typeof VerifiedImage>;
 export const PlannedStage = z.object({
   environment: z.string(),
   approval: z.object({ approvers: z.array(z.string()), timeoutSeconds: z.number().int().positive() }).optional(),
+  /** Environment properties set on the environment with the deployment (the bundle is the same for every stage). */
+  environmentVariables: z.record(z.string(), z.string()).optional(),
 });
 export type PlannedStage = z.infer<typeof PlannedStage>;
 

@@ -1,4 +1,4 @@
-import type { ElasticBeanstalkClient, EnvironmentDescription } from '@aws-sdk/client-elastic-beanstalk';
+import type { ConfigurationOptionSetting, ElasticBeanstalkClient, EnvironmentDescription } from '@aws-sdk/client-elastic-beanstalk';
 import {
   AbortEnvironmentUpdateCommand,
   DescribeEnvironmentsCommand,
@@ -51,9 +51,35 @@ function isBusy(error: unknown): boolean {
   return (e?.name === 'InvalidParameterValue' || e?.Code === 'InvalidParameterValue') && /invalid state for this operation/i.test(e.message ?? '');
 }
 
-async function update(eb: ElasticBeanstalkClient, application: string, environment: string, versionLabel: string, status: string | undefined): Promise<string> {
+/** Where EB keeps an environment's environment properties (the variables its containers get). */
+export const environmentPropertiesNamespace = 'aws:elasticbeanstalk:application:environment';
+
+/** A stage's environment variables as UpdateEnvironment option settings; none when the stage has none. */
+export function environmentOptionSettings(variables: Record<string, string> | undefined): ConfigurationOptionSetting[] {
+  return Object.entries(variables ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([OptionName, Value]) => ({ Namespace: environmentPropertiesNamespace, OptionName, Value }));
+}
+
+async function update(
+  eb: ElasticBeanstalkClient,
+  application: string,
+  environment: string,
+  versionLabel: string,
+  status: string | undefined,
+  variables?: Record<string, string>,
+): Promise<string> {
+  const optionSettings = environmentOptionSettings(variables);
   try {
-    const output = await eb.send(new UpdateEnvironmentCommand({ ApplicationName: application, EnvironmentName: environment, VersionLabel: versionLabel }));
+    const output = await eb.send(
+      new UpdateEnvironmentCommand({
+        ApplicationName: application,
+        EnvironmentName: environment,
+        VersionLabel: versionLabel,
+        // The same version in every stage; only the environment's own settings differ.
+        ...(optionSettings.length > 0 ? { OptionSettings: optionSettings } : {}),
+      }),
+    );
     return output.$metadata?.requestId ?? 'unknown';
   } catch (error) {
     if (isBusy(error)) throw notReady(environment, status, error);
@@ -93,7 +119,16 @@ export interface LeaseContext {
  */
 export async function deployRelease(
   { eb, ecr, s3 }: { eb: ElasticBeanstalkClient; ecr: ECRClient; s3: S3Client },
-  input: LeaseContext & { application: string; environment: string; release: StoredBundle; image: PushedImage; healthTimeoutSeconds: number; now?: Date },
+  input: LeaseContext & {
+    application: string;
+    environment: string;
+    release: StoredBundle;
+    image: PushedImage;
+    healthTimeoutSeconds: number;
+    /** The stage's environment properties, set in the same UpdateEnvironment call as the version. */
+    environmentVariables?: Record<string, string>;
+    now?: Date;
+  },
 ): Promise<StageDeployment> {
   const { application, environment, release, execution } = input;
   const versionLabel = release.versionLabel;
@@ -147,9 +182,9 @@ export async function deployRelease(
     // The update reached EB before the step was cut short: follow it rather than start it again.
     if (env.VersionLabel === versionLabel) return { ...resumed, requestId: 'unknown' };
     requireReady(env, environment);
-    return { ...resumed, requestId: await update(eb, application, environment, versionLabel, env.Status) };
+    return { ...resumed, requestId: await update(eb, application, environment, versionLabel, env.Status, input.environmentVariables) };
   }
-  const requestId = await update(eb, application, environment, versionLabel, env.Status);
+  const requestId = await update(eb, application, environment, versionLabel, env.Status, input.environmentVariables);
   return { ...base, previousVersionLabel: env.VersionLabel ?? null, requestId, ...window(now, input.healthTimeoutSeconds) };
 }
 

@@ -90,9 +90,11 @@ function describeRules(stage: StageConfig): string {
 }
 
 function plannedStage(stage: StageConfig): PlannedStage {
-  return stage.approval
-    ? { environment: stage.environment, approval: { approvers: [...stage.approval.approvers], timeoutSeconds: stage.approval.timeout } }
-    : { environment: stage.environment };
+  return {
+    environment: stage.environment,
+    ...(stage.approval ? { approval: { approvers: [...stage.approval.approvers], timeoutSeconds: stage.approval.timeout } } : {}),
+    ...(stage.environmentVariables && Object.keys(stage.environmentVariables).length > 0 ? { environmentVariables: { ...stage.environmentVariables } } : {}),
+  };
 }
 
 /**

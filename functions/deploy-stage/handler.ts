@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PushedImage, StoredBundle } from '../../shared/contracts.ts';
+import { PlannedStage, PushedImage, StoredBundle } from '../../shared/contracts.ts';
 import { deployRelease } from '../../shared/deploy.ts';
 import { clients } from '../../shared/runtime/clients.ts';
 import { taskHandler } from '../../shared/runtime/handler.ts';
@@ -14,9 +14,14 @@ const DeployInput = z.object({
   image: PushedImage,
   healthTimeoutSeconds: z.number().int().positive(),
   execution: z.string(),
+  /** The planned stage, for its environment variables (absent in executions started before they existed). */
+  stage: PlannedStage.optional(),
 });
 
 /** Deploy: UpdateEnvironment to our release while we hold the environment, unless those bytes already run or a newer push got there first. */
 export const handler = taskHandler(DeployInput, (input) =>
-  deployRelease({ eb: clients.eb(), ecr: clients.ecr(), s3: clients.s3() }, { ...input, bucket: settings.bundleBucket }),
+  deployRelease(
+    { eb: clients.eb(), ecr: clients.ecr(), s3: clients.s3() },
+    { ...input, bucket: settings.bundleBucket, environmentVariables: input.stage?.environmentVariables },
+  ),
 );

@@ -97,6 +97,8 @@ interface Environment {
   deployments: number;
   terminatedAt?: number;
   operation?: PendingOperation;
+  /** OptionSettings given to UpdateEnvironment, by `Namespace:OptionName` (kept, not acted on). */
+  optionSettings?: Record<string, { Namespace: string; OptionName: string; Value: string }>;
 }
 
 /** A point-in-time view of an environment, shaped as DescribeEnvironments answers. */
@@ -682,6 +684,11 @@ export class LocalElasticBeanstalk {
     return invalidValue(`Environment named ${env.name} is in an invalid state for this operation. Must be Ready.`);
   }
 
+  /** The OptionSettings UpdateEnvironment gave a live environment (e.g. its environment properties), as given. */
+  optionSettings(name: string): Array<{ Namespace: string; OptionName: string; Value: string }> {
+    return Object.values(this.active(name)?.optionSettings ?? {});
+  }
+
   /** Reads `aws:elasticbeanstalk:healthreporting:system` SystemType from OptionSettings, when given. */
   private static healthSetting(input: Input): boolean | undefined {
     const settings = Array.isArray(input.OptionSettings) ? (input.OptionSettings as Array<Record<string, unknown>>) : [];
@@ -800,6 +807,11 @@ export class LocalElasticBeanstalk {
         if (env.operation || env.status !== 'Ready') throw this.notReady(env);
         const enhancedHealth = LocalElasticBeanstalk.healthSetting(input);
         if (enhancedHealth !== undefined) env.enhancedHealth = enhancedHealth;
+        for (const { Namespace, OptionName, Value } of Array.isArray(input.OptionSettings) ? (input.OptionSettings as Input[]) : []) {
+          if (typeof Namespace === 'string' && typeof OptionName === 'string' && typeof Value === 'string') {
+            env.optionSettings = { ...env.optionSettings, [`${Namespace}:${OptionName}`]: { Namespace, OptionName, Value } };
+          }
+        }
         const now = Date.now();
         const operation: PendingOperation = {
           kind: 'update',

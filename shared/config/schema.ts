@@ -62,12 +62,41 @@ export const Approval = z.strictObject({
   ),
 });
 
+/** EB keeps every environment property of an environment as NAME=value, 4096 bytes in all. */
+export const environmentPropertiesMaxBytes = 4096;
+
+/**
+ * Environment properties a stage's environment gets with each deployment (the bundle stays the
+ * same for every stage). Never secrets: the values are in the plan, the execution history and
+ * the environment's configuration, so store a Secrets Manager or SSM Parameter Store name instead.
+ */
+export const EnvironmentVariables = z
+  .record(
+    z.string(),
+    z.string().max(environmentPropertiesMaxBytes, `an environment variable value is at most ${environmentPropertiesMaxBytes} characters`),
+  )
+  .superRefine((variables, ctx) => {
+    // A record's key schema would only say "Invalid key in record": name the key and the rule instead.
+    for (const name of Object.keys(variables)) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(name)) {
+        ctx.addIssue({ code: 'custom', path: [name], message: `${JSON.stringify(name)}: an environment variable name is 1–128 letters, digits and underscores, not starting with a digit` });
+      }
+    }
+    const bytes = Object.entries(variables).reduce((sum, [name, value]) => sum + Buffer.byteLength(`${name}=${value}`), 0);
+    if (bytes > environmentPropertiesMaxBytes) {
+      ctx.addIssue({ code: 'custom', message: `Elastic Beanstalk keeps at most ${environmentPropertiesMaxBytes} bytes of environment properties (NAME=value, all together) per environment; these take ${bytes}` });
+    }
+  });
+
 export const Stage = z.strictObject({
   environment: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9-]{2,38}[A-Za-z0-9]$/, 'an EB environment name is 4–40 letters, digits and hyphens, not starting or ending with a hyphen'),
   tags: z.array(TagRule).min(1, 'a stage needs at least one tag rule'),
   approval: Approval.optional(),
+  environmentVariables: EnvironmentVariables.optional().describe(
+    'environment properties (NAME: value) set on this stage\'s environment in the same UpdateEnvironment call that deploys the version: every stage runs the same bundle, only these differ; no secrets (store a Secrets Manager or SSM parameter name instead)',
+  ),
 });
 
 export const HealthColour = z.enum(['Green', 'Yellow']);

@@ -101,6 +101,30 @@ describe('deployRelease', () => {
     expect(ecr).toHaveReceivedCommandWith(DescribeImagesCommand, { repositoryName: 'api', imageIds: [{ imageDigest: hex('b') }] });
   });
 
+  it("sets the stage's environment variables in the same UpdateEnvironment call, with the same version label", async () => {
+    await deployRelease(clients, { ...input, environmentVariables: { LOG_LEVEL: 'debug', API_URL: 'https://dev.example.com' } });
+    expect(eb).toHaveReceivedCommandTimes(UpdateEnvironmentCommand, 1);
+    expect(eb.commandCalls(UpdateEnvironmentCommand)[0]?.args[0].input).toEqual({
+      ApplicationName: 'api',
+      EnvironmentName: 'api-dev',
+      VersionLabel: release.versionLabel,
+      OptionSettings: [
+        { Namespace: 'aws:elasticbeanstalk:application:environment', OptionName: 'API_URL', Value: 'https://dev.example.com' },
+        { Namespace: 'aws:elasticbeanstalk:application:environment', OptionName: 'LOG_LEVEL', Value: 'debug' },
+      ],
+    });
+  });
+
+  it.each([
+    ['no environment variables', undefined],
+    ['an empty set', {}],
+  ])('sends no OptionSettings for a stage with %s', async (_, environmentVariables) => {
+    await deployRelease(clients, { ...input, environmentVariables });
+    const sent = eb.commandCalls(UpdateEnvironmentCommand)[0]?.args[0].input;
+    expect(sent).toEqual({ ApplicationName: 'api', EnvironmentName: 'api-dev', VersionLabel: release.versionLabel });
+    expect(sent).not.toHaveProperty('OptionSettings');
+  });
+
   it('records the pending update in the ledger, with If-Match, before calling UpdateEnvironment', async () => {
     await deployRelease(clients, input);
     expect(s3).toHaveReceivedCommandTimes(PutObjectCommand, 1);
