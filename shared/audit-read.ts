@@ -3,7 +3,25 @@ import { GetObjectCommand, ListObjectsCommand, ListObjectsV2Command, type S3Clie
 import { GetExecutionHistoryCommand, type HistoryEvent, type SFNClient } from '@aws-sdk/client-sfn';
 import { AuditInput, type AuditRecord, Outcome, auditKey, buildAuditRecord, readableCause } from './audit.ts';
 import { type AuditRow, byIdListPrefix, indexPrefix, parseIndexKey, startAfterFor, startedAtOfByIdKey } from './audit-index.ts';
-import { RecordedTimeline, type Timeline, type TimelineApproval, type TimelineEbEvent, type TimelineStep } from './contracts.ts';
+import type { z } from 'zod';
+import {
+  ApprovalDecision,
+  AuditWritten,
+  EnvironmentLease,
+  HealthReport,
+  Plan,
+  type PipelineState,
+  RecordedTimeline,
+  RollbackStarted,
+  StageDeployment,
+  StoredBundle,
+  type Timeline,
+  type TimelineApproval,
+  type TimelineEbEvent,
+  type TimelineStep,
+  VersionStatus,
+  readPipelineState,
+} from './contracts.ts';
 
 export type { AuditRow } from './audit-index.ts';
 
@@ -149,15 +167,16 @@ export interface HistoryParts {
   steps: TimelineStep[];
   approvals: TimelineApproval[];
   requests: EbRequest[];
-  input: Record<string, any> | null;
-  plan: Record<string, any> | null;
+  /** The execution input, read as a pipeline state. */
+  input: PipelineState | null;
+  plan: Plan | null;
   /** The first bundle a stage prepared (the release every stage deploys). */
-  release: Record<string, any> | null;
+  release: StoredBundle | null;
   /** The audit step, once reached: what it was given and what it answered (the record's key). */
-  audit: { input: unknown; output: Record<string, any> | null } | null;
+  audit: { input: unknown; output: AuditWritten | null } | null;
 }
 
-const parse = (text: string | undefined): any => {
+const parse = (text: string | undefined): unknown => {
   if (text === undefined) return null;
   try {
     return JSON.parse(text);
@@ -168,50 +187,94 @@ const parse = (text: string | undefined): any => {
 
 const str = (value: unknown) => (typeof value === 'string' ? value : '');
 
+/** A value read with a schema of the pipeline's contracts; null when it does not have that shape. */
+function read<S extends z.ZodType>(schema: S, value: unknown): z.output<S> | null {
+  const parsed = schema.safeParse(value);
+  return parsed.success ? parsed.data : null;
+}
+
+/** What lambda:invoke answers around the function's own answer (`{Payload, StatusCode}`). */
+function payloadOf(value: unknown): unknown {
+  return value && typeof value === 'object' && 'Payload' in value ? (value.Payload ?? null) : null;
+}
+
+// What a step's answer is read as for its one line: the contract's fields, each optional (a stage
+// output reads as a deployment), so that a line says what is there.
+const PlanLine = Plan.partial();
+const BundleLine = StoredBundle.partial();
+const VersionLine = VersionStatus.partial();
+const LeaseLine = EnvironmentLease.partial();
+const DeploymentLine = StageDeployment.partial();
+const HealthLine = HealthReport.partial();
+const DecisionLine = ApprovalDecision.partial();
+const RollbackLine = RollbackStarted.partial();
+
 /** One line of what a task returned, for the states where it tells a person something. */
-export function stepDetail(name: string, result: any): string {
+export function stepDetail(name: string, result: unknown): string {
   if (!result || typeof result !== 'object') return '';
   switch (name) {
     case 'Resolve Plan': {
-      const skipped = (result.skippedStages ?? []).map((s: any) => `${s.environment}: ${s.reason}`);
-      return `${result.application} → ${(result.stages ?? []).map((s: any) => s.environment).join(', ')}${skipped.length ? ` (not ${skipped.join('; ')})` : ''}`;
+      const plan = read(PlanLine, result);
+      if (!plan) return '';
+      const skipped = (plan.skippedStages ?? []).map((s) => `${s.environment}: ${s.reason}`);
+      return `${plan.application} → ${(plan.stages ?? []).map((s) => s.environment).join(', ')}${skipped.length ? ` (not ${skipped.join('; ')})` : ''}`;
     }
     case 'Release To Approve':
-    case 'Prepare Release':
-      return `${result.versionLabel}${result.written === false ? ' (already stored)' : ''}`;
+    case 'Prepare Release': {
+      const bundle = read(BundleLine, result);
+      return bundle ? `${bundle.versionLabel}${bundle.written === false ? ' (already stored)' : ''}` : '';
+    }
     case 'Create Version':
-    case 'Check Version':
-      return `${result.versionLabel}: ${result.status}`;
-    case 'Acquire Environment':
-      return result.status === 'acquired' ? `ours until ${result.expiresAt}` : `held by ${result.holder ?? 'another deployment'}, waiting`;
-    case 'Deploy':
-      return result.requestId === 'already-deployed' ? `already runs ${result.versionLabel}` : `${result.previousVersionLabel ?? '(none)'} → ${result.versionLabel}`;
+    case 'Check Version': {
+      const version = read(VersionLine, result);
+      return version ? `${version.versionLabel}: ${version.status}` : '';
+    }
+    case 'Acquire Environment': {
+      const lease = read(LeaseLine, result);
+      if (!lease) return '';
+      return lease.status === 'acquired' ? `ours until ${lease.expiresAt}` : `held by ${lease.holder ?? 'another deployment'}, waiting`;
+    }
+    case 'Deploy': {
+      const deployment = read(DeploymentLine, result);
+      if (!deployment) return '';
+      return deployment.requestId === 'already-deployed'
+        ? `already runs ${deployment.versionLabel}`
+        : `${deployment.previousVersionLabel ?? '(none)'} → ${deployment.versionLabel}`;
+    }
     case 'Check Health':
-    case 'Check Rollback Health':
-      return `${result.status}/${result.health}: ${result.verdict}${result.causes?.length ? ` — ${result.causes[0]}` : ''}`;
-    case 'Request Approval':
-      return result.decision === 'approve' ? `approved by ${result.approver}${result.comment ? `: “${result.comment}”` : ''}` : str(result.decision);
-    case 'Roll Back':
-      return `back to ${result.deployment?.versionLabel}`;
+    case 'Check Rollback Health': {
+      const health = read(HealthLine, result);
+      return health ? `${health.status}/${health.health}: ${health.verdict}${health.causes?.length ? ` — ${health.causes[0]}` : ''}` : '';
+    }
+    case 'Request Approval': {
+      const decision = read(DecisionLine, result);
+      if (!decision) return '';
+      return decision.decision === 'approve' ? `approved by ${decision.approver}${decision.comment ? `: “${decision.comment}”` : ''}` : str(decision.decision);
+    }
+    case 'Roll Back': {
+      const rollback = read(RollbackLine, result);
+      return rollback ? `back to ${rollback.deployment?.versionLabel}` : '';
+    }
     default:
       return '';
   }
 }
 
-function requestOf(name: string, result: any): EbRequest | undefined {
-  const deployment = name === 'Deploy' ? result : name === 'Roll Back' ? result?.deployment : undefined;
+function requestOf(name: string, result: unknown): EbRequest | undefined {
+  const deployment = name === 'Deploy' ? read(DeploymentLine, result) : name === 'Roll Back' ? read(RollbackLine, result)?.deployment : undefined;
   const requestId = str(deployment?.requestId);
-  if (!requestId || requestId === 'already-deployed' || requestId === 'unknown') return undefined;
+  if (!deployment || !requestId || requestId === 'already-deployed' || requestId === 'unknown') return undefined;
   return { environment: str(deployment.environment), requestId, kind: name === 'Deploy' ? 'deploy' : 'rollback' };
 }
 
-function decisionOf(value: any, approval: TimelineApproval): void {
-  if (!value || (value.decision !== 'approve' && value.decision !== 'reject')) return;
-  approval.decision = value.decision;
-  approval.approver = str(value.approver) || null;
-  approval.comment = str(value.comment);
-  approval.at = str(value.at) || null;
-  approval.pushers = Array.isArray(value.pushers) ? value.pushers.filter((p: unknown) => typeof p === 'string') : [];
+function decisionOf(value: unknown, approval: TimelineApproval): void {
+  const decided = read(DecisionLine, value);
+  if (!decided || (decided.decision !== 'approve' && decided.decision !== 'reject')) return;
+  approval.decision = decided.decision;
+  approval.approver = str(decided.approver) || null;
+  approval.comment = str(decided.comment);
+  approval.at = str(decided.at) || null;
+  approval.pushers = decided.pushers ?? [];
 }
 
 const failureTypes = new Set([
@@ -263,12 +326,12 @@ export function historyParts(events: HistoryEvent[]): HistoryParts {
     if (parts.audit) {
       // Past the cut: only the audit step's own input and answer matter.
       if (type === 'LambdaFunctionScheduled' && parts.audit.input === null) parts.audit.input = parse(event.lambdaFunctionScheduledEventDetails?.input);
-      if (type === 'TaskScheduled' && parts.audit.input === null) parts.audit.input = parse(event.taskScheduledEventDetails?.parameters)?.Payload ?? null;
-      if (type === 'LambdaFunctionSucceeded' && !parts.audit.output) parts.audit.output = parse(event.lambdaFunctionSucceededEventDetails?.output);
-      if (type === 'TaskSucceeded' && !parts.audit.output) parts.audit.output = parse(event.taskSucceededEventDetails?.output)?.Payload ?? null;
+      if (type === 'TaskScheduled' && parts.audit.input === null) parts.audit.input = payloadOf(parse(event.taskScheduledEventDetails?.parameters));
+      if (type === 'LambdaFunctionSucceeded' && !parts.audit.output) parts.audit.output = read(AuditWritten, parse(event.lambdaFunctionSucceededEventDetails?.output));
+      if (type === 'TaskSucceeded' && !parts.audit.output) parts.audit.output = read(AuditWritten, payloadOf(parse(event.taskSucceededEventDetails?.output)));
       continue;
     }
-    if (type === 'ExecutionStarted') parts.input = parse(event.executionStartedEventDetails?.input);
+    if (type === 'ExecutionStarted') parts.input = readPipelineState(event.executionStartedEventDetails?.input ?? null);
     else if (type === 'MapIterationStarted') {
       iterations.add(event.mapIterationStartedEventDetails?.index ?? -1);
       inIteration = true;
@@ -281,16 +344,16 @@ export function historyParts(events: HistoryEvent[]): HistoryParts {
       const name = event.stateEnteredEventDetails?.name ?? '';
       const kind = type.slice(0, -'StateEntered'.length);
       close('failed', at); // entered another state without leaving the last one: caught
-      const input = parse(event.stateEnteredEventDetails?.input);
-      if (!inIteration && input?.error?.Error && lastFail && !lastFail.error) {
-        lastFail.error = str(input.error.Error);
+      const input = readPipelineState(event.stateEnteredEventDetails?.input ?? null);
+      if (!inIteration && input.error?.Error && lastFail && !lastFail.error) {
+        lastFail.error = input.error.Error;
         lastFail.cause = readableCause(input.error.Cause);
       }
       if (!inIteration && kind === 'Task' && name.startsWith('Record ')) {
         parts.audit = { input: null, output: null };
         continue;
       }
-      const environment = inIteration ? str(input?.stage?.environment) || null : null;
+      const environment = inIteration ? input.stage?.environment || null : null;
       if (kind === 'Fail') {
         const step: TimelineStep = { name, environment, startedAt: at, endedAt: at, result: 'failed', attempts: 1, retries: 0, detail: '', error: null, cause: null };
         parts.steps.push(step);
@@ -309,7 +372,7 @@ export function historyParts(events: HistoryEvent[]): HistoryParts {
         parts.steps.push(open);
       }
       if (name === 'Request Approval') {
-        approval = { environment, requestedAt: null, approvers: input?.stage?.approval?.approvers ?? [], decision: 'waiting', approver: null, comment: '', at: null, pushers: [] };
+        approval = { environment, requestedAt: null, approvers: input.stage?.approval?.approvers ?? [], decision: 'waiting', approver: null, comment: '', at: null, pushers: [] };
         parts.approvals.push(approval);
       }
     } else if (type.endsWith('StateExited')) {
@@ -319,13 +382,13 @@ export function historyParts(events: HistoryEvent[]): HistoryParts {
     } else if (type === 'LambdaFunctionSucceeded' || type === 'TaskSucceeded') {
       const output = parse(type === 'TaskSucceeded' ? event.taskSucceededEventDetails?.output : event.lambdaFunctionSucceededEventDetails?.output);
       // lambda:invoke answers {Payload, StatusCode}; a task token's answer is the value itself.
-      const result = type === 'TaskSucceeded' && event.taskSucceededEventDetails?.resource === 'invoke' ? output?.Payload : output;
+      const result = type === 'TaskSucceeded' && event.taskSucceededEventDetails?.resource === 'invoke' ? payloadOf(output) : output;
       if (!open) continue;
       open.detail = stepDetail(open.name, result);
       const request = requestOf(open.name, result);
       if (request) parts.requests.push(request);
-      if (open.name === 'Resolve Plan') parts.plan = result;
-      if ((open.name === 'Prepare Release' || open.name === 'Release To Approve') && !parts.release) parts.release = result;
+      if (open.name === 'Resolve Plan') parts.plan = read(Plan, result);
+      if ((open.name === 'Prepare Release' || open.name === 'Release To Approve') && !parts.release) parts.release = read(StoredBundle, result);
       if (open.name === 'Request Approval' && approval) decisionOf(result, approval);
     } else if (failureTypes.has(type)) {
       const failure = failureOf(event);
@@ -382,21 +445,25 @@ export async function readExecutionHistory(sfn: SFNClient, executionArn: string)
 }
 
 /** Approval decisions as the final state holds them: each stage's, the rejection's Cause, an expiry. */
-function approvalsFromState(state: Record<string, any>): TimelineApproval[] {
-  const planned = (environment: string | null) => (state.plan?.stages ?? []).find((s: any) => s.environment === environment)?.approval?.approvers ?? [];
+function approvalsFromState(state: PipelineState): TimelineApproval[] {
+  const plannedStages = state.plan?.stages ?? [];
+  const planned = (environment: string | null) => plannedStages.find((s) => s.environment === environment)?.approval?.approvers ?? [];
   const approvals: TimelineApproval[] = [];
-  const add = (environment: string | null, value: any, decision?: 'expired') => {
+  const add = (environment: string | null, value: unknown, decision?: 'expired') => {
     const approval: TimelineApproval = { environment, requestedAt: null, approvers: planned(environment), decision: decision ?? 'waiting', approver: null, comment: '', at: null, pushers: [] };
     decisionOf(value, approval);
     if (approval.decision !== 'waiting') approvals.push(approval);
   };
-  const finished = Array.isArray(state.stages) ? state.stages : [];
-  for (const stage of finished) add(str(stage?.environment) || null, stage?.approval);
+  const finished = state.stages ?? [];
+  for (const stage of finished) add(stage.environment || null, stage.approval);
   // The stages run in order: the one that waited is the first with an approval and no outcome.
-  const waited = () => str((state.plan?.stages ?? []).find((s: any) => s.approval && !finished.some((f: any) => f?.environment === s.environment))?.environment) || null;
-  const error = state.error ?? {};
-  if (error.Error === 'ApprovalRejectedError') add(str(parse(error.Cause)?.environment) || waited(), parse(error.Cause));
-  if (error.Error === 'ApprovalExpiredError') add(waited(), null, 'expired');
+  const waited = () => plannedStages.find((s) => s.approval && !finished.some((f) => f.environment === s.environment))?.environment || null;
+  const error = state.error;
+  if (error?.Error === 'ApprovalRejectedError') {
+    const rejection = parse(error.Cause);
+    add(str(read(DecisionLine, rejection)?.environment) || waited(), rejection);
+  }
+  if (error?.Error === 'ApprovalExpiredError') add(waited(), null, 'expired');
   return approvals;
 }
 
@@ -404,20 +471,21 @@ function approvalsFromState(state: Record<string, any>): TimelineApproval[] {
  * The timeline a record keeps when no execution history could be read: rebuilt from the final state
  * (what the plan, each finished stage and the error say), without the steps' own times.
  */
-export function timelineFromState(state: Record<string, any>, startedAt: string): RecordedTimeline {
+export function timelineFromState(value: unknown, startedAt: string): RecordedTimeline {
+  const state = readPipelineState(value);
   const steps: TimelineStep[] = [];
   const step = (name: string, environment: string | null, at: string | null, detail: string, failure?: { error: string | null; cause: string | null }) =>
     steps.push({ name, environment, startedAt: at || startedAt, endedAt: at || startedAt, result: failure ? 'failed' : 'succeeded', attempts: 1, retries: 0, detail, error: failure?.error ?? null, cause: failure?.cause ?? null });
-  const error = state.error as { Error?: string; Cause?: string } | undefined;
+  const error = state.error;
   const failure = error?.Error ? { error: error.Error, cause: readableCause(error.Cause) } : undefined;
   if (state.plan) step('Resolve Plan', null, null, stepDetail('Resolve Plan', state.plan));
   else if (failure) step('Resolve Plan', null, null, '', failure);
-  for (const stage of Array.isArray(state.stages) ? state.stages : []) {
-    const environment = str(stage?.environment) || null;
-    if (stage?.approval?.decision === 'approve') step('Request Approval', environment, str(stage.approval.at), stepDetail('Request Approval', stage.approval));
-    const deployed = stage?.outcome === 'already-deployed' ? { requestId: 'already-deployed', versionLabel: stage.versionLabel } : stage;
+  for (const stage of state.stages ?? []) {
+    const environment = stage.environment || null;
+    if (stage.approval?.decision === 'approve') step('Request Approval', environment, str(stage.approval.at), stepDetail('Request Approval', stage.approval));
+    const deployed = stage.outcome === 'already-deployed' ? { requestId: 'already-deployed', versionLabel: stage.versionLabel } : stage;
     step('Deploy', environment, null, stepDetail('Deploy', deployed));
-    if (stage?.health) step('Check Health', environment, str(stage.checkedAt), `${stage.health}: healthy`);
+    if (stage.health) step('Check Health', environment, str(stage.checkedAt), `${stage.health}: healthy`);
   }
   if (state.plan && failure) step('Deploy Stages', null, null, '', failure);
   return { source: 'state', steps, approvals: approvalsFromState(state), ebEvents: [] };
@@ -498,7 +566,8 @@ export async function timelineFromExecution(
     const output = parts.audit?.output;
     const finishedAt = str(output?.finishedAt) || (execution.stopDate ?? new Date()).toISOString();
     const record = buildAuditRecord(auditInput.data, new Date(finishedAt), parts.release);
-    if (output && Outcome.safeParse(output.outcome).success) record.outcome = output.outcome;
+    const outcome = Outcome.safeParse(output?.outcome);
+    if (outcome.success) record.outcome = outcome.data;
     return fromRecord(record, recorded, str(output?.key) || null);
   }
   const executionArn = execution.executionArn ?? '';
@@ -511,7 +580,7 @@ export async function timelineFromExecution(
     startedAt: (execution.startDate ?? new Date(0)).toISOString(),
     finishedAt: running ? null : (execution.stopDate?.toISOString() ?? null),
     application: parts.plan?.application ?? null,
-    image: image ? { repository: str(image.repository), tag: str(image.tag), digest: str(image.digest), pushedBy: str(image.pushedBy) || null } : null,
+    image: image ? { repository: image.repository, tag: image.tag, digest: image.digest, pushedBy: image.pushedBy || null } : null,
     environments: environmentsOf(recorded),
     versionLabel: parts.release?.versionLabel ?? null,
     error: execution.error ?? null,

@@ -3,7 +3,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { putOnce, rowFromTimeline, writeAuditIndex } from './audit-index.ts';
 import { readAuditRecordAt, recordedTimeline, timelineFromRecord } from './audit-read.ts';
-import type { RecordedTimeline } from './contracts.ts';
+import { type RecordedTimeline, StoredBundle, readPipelineState } from './contracts.ts';
 import { releaseKey } from './naming.ts';
 import { z } from 'zod';
 
@@ -108,10 +108,12 @@ export function approvalsOf(stages: unknown[], error: { Error?: string; Cause?: 
 }
 
 /** The release an execution prepared, as its first stage wrote it (null before it got that far). */
-export async function readRelease(s3: S3Client, bucket: string, application: string, execution: string): Promise<Record<string, any> | null> {
+export async function readRelease(s3: S3Client, bucket: string, application: string, execution: string): Promise<StoredBundle | null> {
   try {
     const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: releaseKey(application, execution) }));
-    return JSON.parse((await object.Body?.transformToString()) ?? 'null');
+    const text = (await object.Body?.transformToString()) ?? 'null';
+    const read = StoredBundle.safeParse(JSON.parse(text));
+    return read.success ? read.data : null;
   } catch (error) {
     const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
     if (e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404) return null;
@@ -123,13 +125,15 @@ export async function readRelease(s3: S3Client, bucket: string, application: str
  * Builds the record from whatever the execution reached (a rejection has no plan, no release);
  * `release` is the bundle its first stage prepared, which a failed stage no longer carries in its state.
  */
-export function buildAuditRecord(input: AuditInput, finishedAt: Date, release: Record<string, any> | null = null): AuditRecord {
-  const state = input.state as Record<string, any>;
+export function buildAuditRecord(input: AuditInput, finishedAt: Date, release: StoredBundle | null = null): AuditRecord {
+  const state = readPipelineState(input.state);
   const deploymentId = input.executionArn.split(':').pop() ?? input.executionArn;
-  const image = state.plan?.image ?? state.image ?? null;
-  const error = state.error as { Error?: string; Cause?: string } | undefined;
-  const stages = Array.isArray(state.stages) ? state.stages : [];
-  const nothingChanged = stages.length > 0 && stages.every((stage: { outcome?: unknown }) => stage?.outcome === 'already-deployed');
+  const pushed = state.plan?.image ?? state.image;
+  const error = state.error;
+  // The stage outputs go into the record as the state machine wrote them; what is read of them, typed.
+  const stages = writtenStages(input);
+  const read = state.stages ?? [];
+  const nothingChanged = stages.length > 0 && read.length === stages.length && read.every((stage) => stage.outcome === 'already-deployed');
   const outcome = input.outcome === 'succeeded' && nothingChanged ? 'already-deployed' : input.outcome;
   return {
     schemaVersion: 1,
@@ -139,7 +143,9 @@ export function buildAuditRecord(input: AuditInput, finishedAt: Date, release: R
     startedAt: input.startedAt,
     finishedAt: finishedAt.toISOString(),
     application: state.plan?.application ?? null,
-    image: image ? { repository: image.repository, tag: image.tag, digest: image.digest, pushedBy: image.pushedBy ?? null, pushedAt: image.pushedAt ?? null } : null,
+    image: pushed
+      ? { repository: pushed.repository, tag: pushed.tag, digest: pushed.digest, pushedBy: pushed.pushedBy ?? null, pushedAt: state.plan?.image.pushedAt ?? null }
+      : null,
     versionLabel: release?.versionLabel ?? null,
     bundle: release ? { bucket: release.bucket, key: release.key, sha256: release.sha256 } : null,
     images: release?.images ?? null,
@@ -156,8 +162,14 @@ export function auditKey(record: Pick<AuditRecord, 'startedAt' | 'deploymentId'>
   return `deployments/${day}/${record.deploymentId}.json`;
 }
 
+/** The stage outputs as the state holds them (the record keeps them as written, fields of newer versions included). */
+function writtenStages(input: AuditInput): unknown[] {
+  const stages: unknown = input.state.stages;
+  return Array.isArray(stages) ? (stages as unknown[]) : [];
+}
+
 function error(input: AuditInput): string | undefined {
-  return (input.state.error as { Error?: string } | undefined)?.Error;
+  return readPipelineState(input.state).error?.Error;
 }
 
 /**
@@ -168,9 +180,9 @@ export async function recordAudit(
   { s3, sfn, eb }: { s3: S3Client; sfn?: SFNClient; eb?: ElasticBeanstalkClient },
   { bucket, releaseBucket, input, now = new Date() }: { bucket: string; releaseBucket: string; input: AuditInput; now?: Date },
 ): Promise<{ key: string; outcome: Outcome; error: string; cause: string; finishedAt: string }> {
-  const state = input.state as Record<string, any>;
+  const state = readPipelineState(input.state);
   const execution = input.executionArn.split(':').pop() ?? input.executionArn;
-  const fromStages = Array.isArray(state.stages) ? state.stages.find((stage: { release?: unknown }) => stage?.release)?.release : undefined;
+  const fromStages = state.stages?.find((stage) => stage.release)?.release;
   const application = state.plan?.application;
   const release = fromStages ?? (application ? await readRelease(s3, releaseBucket, application, execution) : null);
   const built: AuditRecord = { ...buildAuditRecord(input, now, release), timeline: await recordedTimeline({ sfn, eb }, input) };
