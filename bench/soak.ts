@@ -123,7 +123,17 @@ async function main(): Promise<void> {
   faults.throttleRate = 0.1;
   let version = 1;
   let bursts = 0;
-  const reconciler = setInterval(() => void reconcile(stack), 1500);
+  // As its schedule does in AWS: a run that fails (timed out on a loaded machine) is simply followed by the next one.
+  let sweeping = false;
+  const reconciler = setInterval(() => {
+    if (sweeping) return; // one run at a time, like a schedule whose runs do not overlap
+    sweeping = true;
+    reconcile(stack)
+      .catch((error: Error) => console.log(`\nreconciler run failed, the next one sweeps again: ${error.message}`))
+      .finally(() => {
+        sweeping = false;
+      });
+  }, 1500);
   while (pushes.length < totalPushes) {
     const burst: Array<Promise<void>> = [];
     for (let i = 0; i < 2 && pushes.length + burst.length < totalPushes; i++) {

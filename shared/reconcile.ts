@@ -42,6 +42,7 @@ export async function reconcilePushes(
 ): Promise<ReconcileSummary> {
   const from = new Date(now.getTime() - windowSeconds * 1000);
   const summary = { window: { from: from.toISOString(), to: now.toISOString() }, images: 0, tags: 0, alreadyHandled: 0, started: [] as ReconciledPush[], skipped: [] as ReconcileSkip[] };
+  const candidates: Array<{ application: string; image: { repository: string; tag: string; digest: string } }> = [];
   for (const [application, app] of Object.entries(config.applications)) {
     for (const repository of app.images) {
       let images: Array<{ digest: string; tags: string[] }>;
@@ -68,19 +69,40 @@ export async function reconcilePushes(
             summary.skipped.push({ repository, digest, tag, reason: `not a deployable push: ${valid.error.issues.map((issue) => issue.message).join('; ')}` });
             continue;
           }
-          if (await hasExecution({ sfn }, executionArn(stateMachineArn, executionName(application, image)))) {
-            summary.alreadyHandled += 1;
-            continue;
-          }
-          const execution = await startPushExecution({ sfn }, { stateMachineArn, application, image });
-          // Not started: the event (or another run) started it between our look and our start.
-          if (execution.started) summary.started.push({ executionName: execution.executionName, ...image });
-          else summary.alreadyHandled += 1;
+          candidates.push({ application, image });
         }
       }
     }
   }
+  // A busy hour holds hundreds of tags: look them up a few at a time, so a run ends well within its timeout.
+  const outcomes = await inBatches(candidates, checksInFlight, async ({ application, image }) => {
+    if (await hasExecution({ sfn }, executionArn(stateMachineArn, executionName(application, image)))) return null;
+    const execution = await startPushExecution({ sfn }, { stateMachineArn, application, image });
+    // Not started: the event (or another run) started it between our look and our start.
+    return execution.started ? { executionName: execution.executionName, ...image } : null;
+  });
+  for (const started of outcomes) {
+    if (started) summary.started.push(started);
+    else summary.alreadyHandled += 1;
+  }
   return summary;
+}
+
+/** How many pushes are looked up (DescribeExecution, StartExecution) at once. */
+const checksInFlight = 8;
+
+/** Runs `work` over the items with at most `limit` in flight, answers in the items' order. */
+async function inBatches<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 /** The tagged images of a repository pushed at or after `from` (ECR has no server-side time filter). */
