@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { AwsServiceError } from './protocol/types.ts';
 
 /** How long things take locally: Elastic Beanstalk's operations and Step Functions' waits. */
 export interface Timings {
@@ -143,4 +144,66 @@ export function applyFaults(target: Faults, change: FaultsChange): Faults {
   if (busyEnvironments) Object.assign(target.busyEnvironments, busyEnvironments);
   if (lambdaTimeouts) Object.assign(target.lambdaTimeouts, lambdaTimeouts);
   return target;
+}
+
+/** Each service's throttling error code (EB answers over Query, ECR over JSON). */
+const THROTTLING_CODES = { elasticbeanstalk: 'Throttling', ecr: 'ThrottlingException' } as const;
+export type ThrottledService = keyof typeof THROTTLING_CODES;
+
+/**
+ * The one place the services ask what goes wrong and how long things take. Created once per endpoint
+ * over its knobs; the admin route, `--faults` and the CLI flags change those knobs (in place), and the
+ * injector reads them at each question, so a change applies to the next call.
+ */
+export class FaultInjector {
+  constructor(private readonly knobs: Faults) {}
+
+  /** How long things take now (read at each use: a change applies to the next operation). */
+  get timings(): Readonly<Timings> {
+    return this.knobs;
+  }
+
+  /** Throws the service's throttling error at throttleRate; call it first, so a throttled write changes nothing. */
+  throttle(service: ThrottledService): void {
+    if (this.knobs.throttleRate > 0 && Math.random() < this.knobs.throttleRate) throw new AwsServiceError(THROTTLING_CODES[service], 'Rate exceeded');
+  }
+
+  /** Whether deploying this image reference fails (a failing image names it, or part of it). */
+  failingImage(reference: string): boolean {
+    return this.knobs.failingImages.some((failing) => failing !== '' && reference.includes(failing));
+  }
+
+  /** A failing `repo:tag` fails the digest pushed under it (deployments name digests, not tags). */
+  imagePushed(repositoryAndTag: string, digest: string): void {
+    const failing = this.knobs.failingImages;
+    if (failing.includes(repositoryAndTag) && !failing.includes(digest)) failing.push(digest);
+  }
+
+  /** Whether this ECR push event is lost (counts dropEcrEvents down). */
+  dropEvent(): boolean {
+    if (this.knobs.dropEcrEvents <= 0) return false;
+    this.knobs.dropEcrEvents -= 1;
+    return true;
+  }
+
+  /** Seconds an environment is to be busy for, taken once (the busyEnvironments knob), if any. */
+  takeBusy(environment: string): number | undefined {
+    const seconds = this.knobs.busyEnvironments[environment];
+    if (seconds !== undefined) delete this.knobs.busyEnvironments[environment];
+    return seconds;
+  }
+
+  /** Whether this invocation of a function (its key, or a name ending in `-key`) times out after running; counted down per key. */
+  lambdaTimesOut(functionName: string): boolean {
+    const timeouts = this.knobs.lambdaTimeouts;
+    const key = Object.keys(timeouts).find((k) => functionName === k || functionName.endsWith(`-${k}`));
+    if (key === undefined || (timeouts[key] ?? 0) <= 0) return false;
+    timeouts[key] = (timeouts[key] ?? 0) - 1;
+    return true;
+  }
+
+  /** Whether PutEvents takes `aws.*` sources (replayAwsEvents). */
+  acceptsAwsEvents(): boolean {
+    return this.knobs.replayAwsEvents;
+  }
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { adminRoute } from './admin.ts';
-import { applyFaults, copyFaults, type Faults, FaultsError, type FaultsChange, testFaults } from './faults.ts';
+import { applyFaults, copyFaults, FaultInjector, type Faults, FaultsError, type FaultsChange, testFaults } from './faults.ts';
 import { type LocalIdentity, callerArn, localIdentities, verifySigV4 } from './identities.ts';
 import { jsonError } from './protocol/json.ts';
 import { queryError } from './protocol/query.ts';
@@ -13,7 +13,7 @@ import { type CloudTrailRecord, LocalCloudTrail } from './services/cloudtrail.ts
 import { type EcrState, LocalEcr } from './services/ecr.ts';
 import { EcrTokens } from './services/ecr-auth.ts';
 import { LayerStore } from './services/ecr-layers.ts';
-import { type EbState, LocalElasticBeanstalk } from './services/elastic-beanstalk.ts';
+import { type EbState, LocalElasticBeanstalk } from './services/elastic-beanstalk/index.ts';
 import { LocalEventBus } from './services/event-bus.ts';
 import { LocalLambda } from './services/lambda.ts';
 import { LocalRegistry } from './services/registry.ts';
@@ -132,9 +132,11 @@ export class LocalAws {
     // A private deep copy: another endpoint in this process, or the caller's object, never shares a knob.
     this.faults = copyFaults(testFaults, options.faults);
     this.initialFaults = copyFaults(this.faults);
-    const { region, accountId, faults } = this;
+    const { region, accountId } = this;
+    // One injector over the knobs: the services ask it; setFaults/resetFaults change the knobs it reads.
+    const faults = new FaultInjector(this.faults);
     this.identities = localIdentities(accountId);
-    this.bus = new LocalEventBus(region, accountId, () => this.faults.replayAwsEvents);
+    this.bus = new LocalEventBus(region, accountId, () => faults.acceptsAwsEvents());
     this.lambda = new LocalLambda(options.projectRoot ?? process.cwd(), region, accountId, faults);
     const data = options.dataDir === undefined ? undefined : new DataDir(options.dataDir);
     this.data = data;

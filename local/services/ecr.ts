@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Faults } from '../faults.ts';
+import type { FaultInjector } from '../faults.ts';
 import { jsonService } from '../protocol/json.ts';
 import { AwsServiceError, type LocalRequest, type LocalResponse } from '../protocol/types.ts';
 import type { CloudTrailRecord } from './cloudtrail.ts';
@@ -151,7 +151,7 @@ export class LocalEcr {
   private readonly repositories = new Map<string, Repository>();
   private readonly region: string;
   private readonly accountId: string;
-  private readonly faults: Faults;
+  private readonly faults: FaultInjector;
   private readonly emit: (event: BusEvent) => void;
   private readonly envelope: LocalEventBus['envelope'];
   private readonly callerArn: (request: LocalRequest) => string;
@@ -160,7 +160,7 @@ export class LocalEcr {
   constructor(options: {
     region: string;
     accountId: string;
-    faults: Faults;
+    faults: FaultInjector;
     emit: (event: BusEvent) => void;
     envelope: LocalEventBus['envelope'];
     callerArn?: (request: LocalRequest) => string;
@@ -229,7 +229,7 @@ export class LocalEcr {
 
   /** The throttleRate fault, for ECR's read calls (the registry's reads too). */
   throttleRead(): void {
-    if (this.faults.throttleRate > 0 && Math.random() < this.faults.throttleRate) throw new AwsServiceError('ThrottlingException', 'Rate exceeded');
+    this.faults.throttle('ecr');
   }
 
   private tagged(repository: Repository, tag: string): EcrImage | undefined {
@@ -299,17 +299,14 @@ export class LocalEcr {
     if (tag !== undefined) image.tags.push(tag);
     repository.images.set(digest, image);
     // A failing `repo:tag` fails the digest pushed under it (deployments name digests, not tags).
-    if (tag !== undefined && this.faults.failingImages.includes(`${repository.name}:${tag}`) && !this.faults.failingImages.includes(digest)) this.faults.failingImages.push(digest);
+    if (tag !== undefined) this.faults.imagePushed(`${repository.name}:${tag}`, digest);
     this.announce(repository, digest, tag);
     return image;
   }
 
   /** EventBridge "ECR Image Action": best effort, so the dropEcrEvents fault can lose it. */
   private announce(repository: Repository, digest: string, tag: string | undefined): void {
-    if (this.faults.dropEcrEvents > 0) {
-      this.faults.dropEcrEvents -= 1;
-      return;
-    }
+    if (this.faults.dropEvent()) return;
     const detail: Record<string, unknown> = { result: 'SUCCESS', 'action-type': 'PUSH', 'repository-name': repository.name, 'image-digest': digest };
     if (tag !== undefined) detail['image-tag'] = tag;
     this.emit(this.envelope('aws.ecr', 'ECR Image Action', detail, [repository.arn]));

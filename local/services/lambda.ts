@@ -1,4 +1,4 @@
-import type { Faults } from '../faults.ts';
+import type { FaultInjector } from '../faults.ts';
 import { createHash, randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -38,17 +38,12 @@ export class LocalLambda {
     private readonly projectRoot: string,
     private readonly region: string,
     private readonly accountId: string,
-    private readonly faults?: Pick<Faults, 'lambdaTimeouts'>,
+    private readonly faults?: FaultInjector,
   ) {}
 
   /** Whether this invocation is one a fault says times out after running (counted down per function key). */
   private timesOut(fn: LocalFunction): boolean {
-    const timeouts = this.faults?.lambdaTimeouts;
-    if (!timeouts) return false;
-    const key = Object.keys(timeouts).find((k) => fn.name === k || fn.name.endsWith(`-${k}`));
-    if (key === undefined || (timeouts[key] ?? 0) <= 0) return false;
-    timeouts[key] = (timeouts[key] ?? 0) - 1;
-    return true;
+    return this.faults?.lambdaTimesOut(fn.name) ?? false;
   }
 
   register(fn: LocalFunction): void {

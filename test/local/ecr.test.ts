@@ -18,7 +18,7 @@ import {
   RepositoryNotFoundException,
 } from '@aws-sdk/client-ecr';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Faults, testFaults } from '../../local/faults.ts';
+import { FaultInjector, type Faults, testFaults } from '../../local/faults.ts';
 import { LocalEventBus, type BusEvent } from '../../local/services/event-bus.ts';
 import { LocalEcr, sampleManifest } from '../../local/services/ecr.ts';
 import { serve } from './serve.ts';
@@ -47,7 +47,7 @@ beforeEach(() => {
   events = [];
   trail = [];
   const bus = new LocalEventBus('us-east-1', ACCOUNT);
-  ecr = new LocalEcr({ region: 'us-east-1', accountId: ACCOUNT, faults, emit: (e) => (e['detail-type'] === 'ECR Image Action' ? events : trail).push(e), envelope: bus.envelope.bind(bus), callerArn: () => 'arn:aws:sts::000000000000:assumed-role/ci-pusher/ci' });
+  ecr = new LocalEcr({ region: 'us-east-1', accountId: ACCOUNT, faults: new FaultInjector(faults), emit: (e) => (e['detail-type'] === 'ECR Image Action' ? events : trail).push(e), envelope: bus.envelope.bind(bus), callerArn: () => 'arn:aws:sts::000000000000:assumed-role/ci-pusher/ci' });
 });
 
 const digestOf = (manifest: string) => `sha256:${createHash('sha256').update(manifest).digest('hex')}`;

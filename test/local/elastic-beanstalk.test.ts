@@ -16,8 +16,8 @@ import {
 } from '@aws-sdk/client-elastic-beanstalk';
 import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Faults, testFaults } from '../../local/faults.ts';
-import { bundleImages, EB_MESSAGES, LocalElasticBeanstalk } from '../../local/services/elastic-beanstalk.ts';
+import { FaultInjector, type Faults, testFaults } from '../../local/faults.ts';
+import { bundleImages, EB_MESSAGES, LocalElasticBeanstalk } from '../../local/services/elastic-beanstalk/index.ts';
 import { serve } from './serve.ts';
 
 const ACCOUNT = '000000000000';
@@ -85,7 +85,7 @@ afterAll(async () => {
 beforeEach(() => {
   faults = { ...structuredClone(testFaults), ebUpdateSeconds: 0.2, ebVersionProcessingSeconds: 0.1 };
   objects = new Map();
-  eb = new LocalElasticBeanstalk({ region: 'us-east-1', accountId: ACCOUNT, faults, readObject: async (bucket, key) => (bucket === 'b' ? objects.get(key) : undefined) });
+  eb = new LocalElasticBeanstalk({ region: 'us-east-1', accountId: ACCOUNT, faults: new FaultInjector(faults), readObject: async (bucket, key) => (bucket === 'b' ? objects.get(key) : undefined) });
 });
 
 describe('applications and versions', () => {

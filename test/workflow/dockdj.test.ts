@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBundle, zipBundle, zipEntryModes } from '../../shared/bundle/zip.ts';
-import { inspectBundle } from '../../local/services/elastic-beanstalk.ts';
+import { inspectBundle } from '../../local/services/elastic-beanstalk/index.ts';
 import { type Pipeline, startPipeline } from './harness.ts';
 
 const configPath = new URL('../fixtures/workflow.greenlight.yml', import.meta.url).pathname;

@@ -1,4 +1,4 @@
-import type { Faults } from '../../faults.ts';
+import type { FaultInjector } from '../../faults.ts';
 import { payloadLimits } from '../../limits.ts';
 import { jsonService } from '../../protocol/json.ts';
 import { AwsServiceError } from '../../protocol/types.ts';
@@ -31,7 +31,7 @@ export interface LocalStepFunctionsDeps {
   readonly region: string;
   readonly accountId: string;
   readonly lambda: LocalLambda;
-  readonly faults: Faults;
+  readonly faults: FaultInjector;
   /** Where execution status changes go (EventBridge, as AWS sends them). */
   readonly emit: (source: string, detailType: string, detail: Record<string, unknown>, resources: string[]) => void;
 }
@@ -219,7 +219,7 @@ export class LocalStepFunctions {
 
   /** The runner's machine for the current definition, rebuilt only when the definition or faults.waitScale changed. */
   private runnable(machine: StateMachineRecord): RunnableMachine {
-    const waitScale = this.deps.faults.waitScale;
+    const waitScale = this.deps.faults.timings.waitScale;
     if (machine.runnable?.waitScale !== waitScale) {
       machine.runnable = { waitScale, machine: runnableMachine(JSON.parse(machine.definition) as AslMachine, waitScale) };
     }
