@@ -1,8 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../cli/main.ts';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { exitCodeOf, parseTimeout, parseWatchTarget } from '../../cli/commands/watch.ts';
 import { outcomeOf } from '../../cli/watch.ts';
 import { type Pipeline, digestOfSample, startPipeline } from '../workflow/harness.ts';
+import { runGreenlight } from './in-process.ts';
 
 /**
  * `greenlight watch` as CI runs it after `docker push`, against the local endpoint: the real state
@@ -20,20 +20,7 @@ afterEach(() => {
   Object.assign(pipeline.stack.aws.faults, { ebUpdateSeconds: 0.3, dropEcrEvents: 0, failingImages: [] });
 });
 
-/** Runs `greenlight ARGS…` in this process and returns its exit code and what it printed. */
-async function greenlight(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => out.push(String(chunk)) > 0);
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => err.push(String(chunk)) > 0);
-  try {
-    const code = await main(['node', 'greenlight', ...args]);
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-}
+const greenlight = runGreenlight;
 
 const watch = (target: string, ...args: string[]) => greenlight('watch', target, '--config', configPath, ...args);
 

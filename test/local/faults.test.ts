@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { copyFaults, type Faults, FaultsError, parseFaultsChange, testFaults } f
 import type { LocalRequest } from '../../local/protocol/types.ts';
 import { LocalAws, startLocalAws } from '../../local/server.ts';
 import { sampleManifest } from '../../local/services/ecr.ts';
+import { spawnGreenlightLocal, until } from './greenlight-local-process.ts';
 
 const bin = new URL('../../bin/greenlight.js', import.meta.url).pathname;
 const configPath = new URL('./faults.greenlight.yml', import.meta.url).pathname;
@@ -30,46 +31,11 @@ function file(name: string, text: string): string {
 }
 
 /** Starts `greenlight local` as a person would and resolves with its endpoint once it says where it listens. */
-async function greenlightLocal(...args: string[]): Promise<{ child: ChildProcess; endpoint: string; stdout: () => string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [bin, 'local', '--port', '0', '--config', configPath, ...args], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk) => (stdout += chunk));
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const endpoint = await new Promise<string>((resolve, reject) => {
-    const timer = setInterval(() => {
-      const found = /Ctrl-C stops/.test(stdout) && /endpoint on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1];
-      if (found) {
-        clearInterval(timer);
-        resolve(found);
-      }
-    }, 50);
-    child.on('exit', (code) => {
-      clearInterval(timer);
-      reject(new Error(`greenlight local exited with ${code}: ${stderr}`));
-    });
-  });
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.on('exit', () => resolve());
-      child.kill('SIGTERM');
-    });
-  return { child, endpoint, stdout: () => stdout, stop };
-}
+const greenlightLocal = (...args: string[]) => spawnGreenlightLocal(['--config', configPath, ...args]);
 
 const faultsOf = async (endpoint: string): Promise<Faults> => ((await (await fetch(`${endpoint}/_greenlight/faults`)).json()) as { faults: Faults }).faults;
 const post = (endpoint: string, change: unknown) => fetch(`${endpoint}/_greenlight/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(change) });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('fault knobs as a person writes them', () => {
   it('refuses unknown knobs and wrong values, naming each', () => {

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,8 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalAws } from '../../local/server.ts';
 import { sampleManifest } from '../../local/services/ecr.ts';
 import { writeOciLayout } from './oci-layout.ts';
+import { spawnGreenlightLocal, until } from './greenlight-local-process.ts';
 
-const bin = new URL('../../bin/greenlight.js', import.meta.url).pathname;
+const _bin = new URL('../../bin/greenlight.js', import.meta.url).pathname;
 const configPath = new URL('./faults.greenlight.yml', import.meta.url).pathname;
 const credentials = { accessKeyId: 'ci', secretAccessKey: 'ci-secret' };
 let work: string;
@@ -27,15 +28,6 @@ const clients = (endpoint: string) => {
   return { ecr: new ECRClient(config), eb: new ElasticBeanstalkClient(config), s3: new S3Client({ ...config, forcePathStyle: true }), sfn: new SFNClient(config), cloudtrail: new CloudTrailClient(config) };
 };
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('LocalAws with a data folder', () => {
   it('takes back repositories, layers, images, tokens, EB state, S3 objects, executions and CloudTrail history; a running execution ends ABORTED', async () => {
@@ -132,27 +124,7 @@ describe('LocalAws with a data folder', () => {
 });
 
 /** `greenlight local --data DIR` as a person runs it, until it says where it listens. */
-async function greenlightLocal(dir: string, ...args: string[]): Promise<{ child: ChildProcess; endpoint: string; stdout: () => string }> {
-  const child = spawn(process.execPath, [bin, 'local', '--port', '0', '--fast', '--config', configPath, '--data', dir, ...args], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk) => (stdout += chunk));
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const endpoint = await new Promise<string>((resolve, reject) => {
-    const timer = setInterval(() => {
-      const found = /Ctrl-C stops/.test(stdout) && /endpoint on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1];
-      if (found) {
-        clearInterval(timer);
-        resolve(found);
-      }
-    }, 50);
-    child.on('exit', (code) => {
-      clearInterval(timer);
-      reject(new Error(`greenlight local exited with ${code}: ${stderr}`));
-    });
-  });
-  return { child, endpoint, stdout: () => stdout };
-}
+const greenlightLocal = (dir: string, ...args: string[]) => spawnGreenlightLocal(['--fast', '--config', configPath, '--data', dir, ...args]);
 
 describe('greenlight local --data', () => {
   it('keeps what was deployed across a kill and a restart; the deployment that was running ends ABORTED', async () => {

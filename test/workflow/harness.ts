@@ -10,6 +10,7 @@ import {
   ListExecutionsCommand,
   SFNClient,
 } from '@aws-sdk/client-sfn';
+import { callApprovalApi } from '../../cli/approval-client.ts';
 import { readHistory } from '../../cli/watch.ts';
 import type { Faults } from '../../local/faults.ts';
 import { sampleManifest } from '../../local/services/ecr.ts';
@@ -81,6 +82,19 @@ export async function startPipeline(options: { configPath?: string; faults?: Par
     await stack.aws.bus.settle();
   }
 
+  /** Waits until the execution asks for approval and returns the pending record this approver sees. */
+  async function pendingApproval(executionArn: string, approver: { accessKeyId: string; secretAccessKey: string }): Promise<any> {
+    for (let attempt = 0; attempt < 300; attempt++) {
+      const { pending } = (await callApprovalApi(stack.approvalUrl!, 'GET', '/pending', undefined, approver)) as { pending: Array<{ executionArn: string }> };
+      const found = pending.find((p) => p.executionArn === executionArn);
+      if (found) return found;
+      const execution = stack.aws.sfn.execution(executionArn);
+      if (execution.status !== 'RUNNING') throw new Error(`execution ended without asking for approval: ${execution.cause}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error('no approval was requested');
+  }
+
   async function objectKeys(bucket: string): Promise<string[]> {
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
     return (listed.Contents ?? []).map((o) => o.Key!);
@@ -91,7 +105,7 @@ export async function startPipeline(options: { configPath?: string; faults?: Par
     return got.Body!.transformToByteArray();
   }
 
-  return { stack, ecr, sfn, s3, eb, push, start, deploy, finish, deliverPushEvent, executions, objectKeys, object, close: () => stack.close() };
+  return { stack, ecr, sfn, s3, eb, push, start, deploy, finish, deliverPushEvent, pendingApproval, executions, objectKeys, object, close: () => stack.close() };
 }
 
 export type Pipeline = Awaited<ReturnType<typeof startPipeline>>;

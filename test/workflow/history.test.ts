@@ -1,12 +1,12 @@
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callApprovalApi } from '../../cli/approval-client.ts';
-import { main } from '../../cli/main.ts';
 import { csvHeader } from '../../cli/commands/history.ts';
 import { type AuditInput, recordAudit } from '../../shared/audit.ts';
 import { type AuditRow, historyParts } from '../../shared/audit-read.ts';
 import type { Timeline } from '../../shared/contracts.ts';
 import { type Finished, type Pipeline, digestOfSample, startPipeline, statesEntered } from './harness.ts';
+import { runGreenlight } from '../cli/in-process.ts';
 
 const configPath = new URL('../fixtures/approval.greenlight.yml', import.meta.url).pathname;
 let pipeline: Pipeline;
@@ -19,20 +19,7 @@ const alice = 'arn:aws:sts::000000000000:assumed-role/release-managers/alice';
 const carol = 'arn:aws:sts::000000000000:assumed-role/release-managers/carol';
 const ci = 'arn:aws:sts::000000000000:assumed-role/ci-pusher/ci';
 
-/** Runs the CLI in this process, as `greenlight ARGS…` would, and returns what it printed. */
-async function greenlight(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => out.push(String(chunk)) > 0);
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => err.push(String(chunk)) > 0);
-  try {
-    const code = await main(['node', 'greenlight', ...args]);
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-}
+const greenlight = runGreenlight;
 
 const history = async (...args: string[]): Promise<AuditRow[]> => {
   const run = await greenlight('history', '--json', ...args);

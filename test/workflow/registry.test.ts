@@ -51,16 +51,8 @@ async function executionStartedBy(push: () => Promise<unknown>): Promise<string>
   return started[0]!.executionArn!;
 }
 
-async function pendingFor(executionArn: string) {
-  for (let attempt = 0; attempt < 300; attempt++) {
-    const { pending } = await api('alice', 'GET', '/pending');
-    const found = pending.find((p: { executionArn: string }) => p.executionArn === executionArn);
-    if (found) return found;
-    if (pipeline.stack.aws.sfn.execution(executionArn).status !== 'RUNNING') throw new Error(`execution ended without asking for approval: ${pipeline.stack.aws.sfn.execution(executionArn).cause}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error('no approval was requested');
-}
+/** The pending record alice sees once the execution asks for approval. */
+const pendingFor = (executionArn: string) => pipeline.pendingApproval(executionArn, keys.alice);
 
 /** The image each stage's bundle runs, from a finished execution's output. */
 async function deployedImages(output: Record<string, any>): Promise<Record<string, string>> {

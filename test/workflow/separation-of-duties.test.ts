@@ -24,17 +24,8 @@ const approve = (who: Who, id: string) => api(who, 'POST', `/approvals/${id}`, {
 const reject = (who: Who, id: string) => api(who, 'POST', `/approvals/${id}`, { decision: 'reject', comment: 'not this one' });
 const refusal = (promise: Promise<unknown>) => promise.then(() => undefined, (error: ApprovalApiError) => ({ status: error.status, code: error.code, message: error.message }));
 
-/** Waits until the execution asks for approval and returns the pending record the approver sees. */
-async function pendingFor(executionArn: string) {
-  for (let attempt = 0; attempt < 300; attempt++) {
-    const { pending } = await api('alice', 'GET', '/pending');
-    const found = pending.find((p: { executionArn: string }) => p.executionArn === executionArn);
-    if (found) return found;
-    if (pipeline.stack.aws.sfn.execution(executionArn).status !== 'RUNNING') throw new Error(`execution ended without asking for approval: ${pipeline.stack.aws.sfn.execution(executionArn).cause}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error('no approval was requested');
-}
+/** The pending record alice sees once the execution asks for approval. */
+const pendingFor = (executionArn: string) => pipeline.pendingApproval(executionArn, keys.alice);
 
 /** The audit record of a finished execution. */
 async function auditOf(executionArn: string) {
