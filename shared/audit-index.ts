@@ -23,9 +23,10 @@
  * Both objects are written once (`If-None-Match: *`), after the record, derived from the stored record:
  * an entry never changes, and a retried write finds it in place.
  */
-import { PutObjectCommand, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { type Outcome, auditKey } from './audit.ts';
 import type { Timeline } from './contracts.ts';
+import { putOnce } from './s3-objects.ts';
 
 /** One line of `greenlight history`: what the index key carries, plus where the record is. */
 export interface AuditRow {
@@ -222,24 +223,6 @@ export function startedAtOfByIdKey(key: string): string | undefined {
   return /^\d{13}$/.test(inverted) ? timeFromInverted(inverted) : undefined;
 }
 
-function alreadyWritten(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === 'PreconditionFailed' || e?.$metadata?.httpStatusCode === 412;
-}
-
-/**
- * Writes an object only if the key is free (`If-None-Match: *`); false when it was already there:
- * a lost race or a retry, never an overwrite.
- */
-export async function putOnce(s3: S3Client, input: Omit<PutObjectCommandInput, 'IfNoneMatch'>): Promise<boolean> {
-  try {
-    await s3.send(new PutObjectCommand({ ...input, IfNoneMatch: '*' }));
-    return true;
-  } catch (error) {
-    if (alreadyWritten(error)) return false;
-    throw error;
-  }
-}
 
 /** Writes the two index objects of a stored record's row (each once; an existing one is left as is). */
 export async function writeAuditIndex(s3: S3Client, bucket: string, row: AuditRow): Promise<{ indexKey: string; byIdKey: string }> {

@@ -1,5 +1,5 @@
 import { DescribeEventsCommand, type ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
-import { GetObjectCommand, ListObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { GetExecutionHistoryCommand, type HistoryEvent, type SFNClient } from '@aws-sdk/client-sfn';
 import { AuditInput, type AuditRecord, Outcome, auditKey, buildAuditRecord, readableCause } from './audit.ts';
 import { type AuditRow, byIdListPrefix, indexPrefix, parseIndexKey, startAfterFor, startedAtOfByIdKey } from './audit-index.ts';
@@ -22,6 +22,7 @@ import {
   VersionStatus,
   readPipelineState,
 } from './contracts.ts';
+import { readJsonObject } from './s3-objects.ts';
 
 export type { AuditRow } from './audit-index.ts';
 
@@ -82,16 +83,6 @@ export function rowMatches(row: AuditRow, filters: AuditFilters): boolean {
   return true;
 }
 
-async function readJson(s3: S3Client, bucket: string, key: string): Promise<unknown> {
-  try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return JSON.parse((await object.Body?.transformToString()) ?? 'null');
-  } catch (error) {
-    const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-    if (e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404) return null;
-    throw error;
-  }
-}
 
 /**
  * The index rows matching the filters, newest first, one listing page (1,000 keys) at a time; only
@@ -111,7 +102,7 @@ export async function* auditRows(s3: S3Client, bucket: string, filters: AuditFil
       const parsed = parseIndexKey(key);
       return parsed ? [{ key, ...parsed }] : [];
     });
-    const rows = await Promise.all(entries.map(async (e) => (e.complete ? e.row : (((await readJson(s3, bucket, e.key)) as AuditRow | null) ?? e.row))));
+    const rows = await Promise.all(entries.map(async (e) => (e.complete ? e.row : (((await readJsonObject(s3, bucket, e.key)) as AuditRow | null) ?? e.row))));
     for (const row of rows) {
       if (filters.since && Date.parse(row.startedAt) < filters.since.getTime()) return;
       if (!rowMatches(row, filters)) continue;
@@ -142,7 +133,7 @@ export async function findRecordKeys(s3: S3Client, bucket: string, deploymentId:
 
 /** A record by its key; null when there is none. */
 export async function readAuditRecordAt(s3: S3Client, bucket: string, key: string): Promise<AuditRecord | null> {
-  const record = (await readJson(s3, bucket, key)) as AuditRecord | null;
+  const record = (await readJsonObject(s3, bucket, key)) as AuditRecord | null;
   if (record && (record.schemaVersion !== 1 || typeof record.deploymentId !== 'string')) throw new Error(`s3://${bucket}/${key} is not an audit record`);
   return record;
 }

@@ -1,10 +1,11 @@
 import type { ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import { putOnce, rowFromTimeline, writeAuditIndex } from './audit-index.ts';
+import { rowFromTimeline, writeAuditIndex } from './audit-index.ts';
+import { readRelease } from './bundle/release.ts';
+import { putOnce } from './s3-objects.ts';
 import { readAuditRecordAt, recordedTimeline, timelineFromRecord } from './audit-read.ts';
-import { type RecordedTimeline, StoredBundle, readPipelineState } from './contracts.ts';
-import { releaseKey } from './naming.ts';
+import { type RecordedTimeline, type StoredBundle, readPipelineState } from './contracts.ts';
 import { z } from 'zod';
 
 /**
@@ -105,20 +106,6 @@ export function approvalsOf(stages: unknown[], error: { Error?: string; Cause?: 
     }
   }
   return decided.filter((a): a is ApprovalAudit => a !== undefined);
-}
-
-/** The release an execution prepared, as its first stage wrote it (null before it got that far). */
-export async function readRelease(s3: S3Client, bucket: string, application: string, execution: string): Promise<StoredBundle | null> {
-  try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: releaseKey(application, execution) }));
-    const text = (await object.Body?.transformToString()) ?? 'null';
-    const read = StoredBundle.safeParse(JSON.parse(text));
-    return read.success ? read.data : null;
-  } catch (error) {
-    const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-    if (e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404) return null;
-    throw error;
-  }
 }
 
 /**

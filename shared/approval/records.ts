@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { SameRolePolicy } from '../config/schema.ts';
+import { conditionFailed, readJsonObject } from '../s3-objects.ts';
 
 /** A deployment waiting for a person: what it is, where it goes, who may decide, until when. */
 export const PendingApproval = z.object({
@@ -43,14 +44,9 @@ const pusherKey = (repository: string, digest: string, principal: string) => `${
 /** Where versions before append-only records kept the one (last) pusher of a digest; still read. */
 const legacyPusherKey = (repository: string, digest: string) => `pushers/${repository}/${digest.replace(/^sha256:/, '')}.json`;
 
+/** A record's body, or undefined when there is none. */
 async function readJson(s3: S3Client, bucket: string, key: string): Promise<unknown | undefined> {
-  try {
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return JSON.parse(await got.Body!.transformToString());
-  } catch (error) {
-    if (error instanceof NoSuchKey || (error as Error).name === 'NoSuchKey') return undefined;
-    throw error;
-  }
+  return (await readJsonObject(s3, bucket, key)) ?? undefined;
 }
 
 async function writeJson(s3: S3Client, bucket: string, key: string, value: unknown): Promise<void> {
@@ -87,13 +83,6 @@ export interface PusherRecord {
   at: string;
 }
 
-/** A write that lost to another of the same key: 412 (already there) or 409 (a write in flight). */
-function conditionFailed(error: unknown): 412 | 409 | undefined {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  if (e?.name === 'PreconditionFailed' || e?.$metadata?.httpStatusCode === 412) return 412;
-  if (e?.name === 'ConditionalRequestConflict' || e?.$metadata?.httpStatusCode === 409) return 409;
-  return undefined;
-}
 
 /**
  * Who pushed an image, kept so an approver can never be a pusher. Append-only: every pusher of a

@@ -1,28 +1,19 @@
 import type { ECRClient } from '@aws-sdk/client-ecr';
 import type { ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { LoadedConfig } from '../config/load.ts';
-import { type Plan, type PlannedStage, StoredBundle } from '../contracts.ts';
-import { isLostRace, readLedger } from '../environments/ledger.ts';
+import type { Plan, PlannedStage, StoredBundle } from '../contracts.ts';
+import { readLedger } from '../environments/ledger.ts';
 import { BundleRenderError, ConfigurationError } from '../errors.ts';
 import { releaseKey } from '../naming.ts';
+import { isLostRace } from '../s3-objects.ts';
 import { renderBundle } from './render.ts';
 import { siblingImages } from './siblings.ts';
 import { storeBundle } from './store.ts';
 import { readBundleTemplates } from './templates.ts';
+import { readRelease } from './release.ts';
 
-
-async function readRelease(s3: S3Client, bucket: string, key: string): Promise<StoredBundle | null> {
-  try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return StoredBundle.parse(JSON.parse((await object.Body?.transformToString()) ?? ''));
-  } catch (error) {
-    const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-    if (e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404) return null;
-    throw error;
-  }
-}
 
 /**
  * The release an execution deploys. Its first stage renders it while holding that environment's
@@ -36,7 +27,7 @@ export async function prepareRelease(
 ): Promise<StoredBundle> {
   const { plan, bucket } = input;
   const key = releaseKey(plan.application, input.execution);
-  const recorded = await readRelease(clients.s3, bucket, key);
+  const recorded = await readRelease(clients.s3, bucket, plan.application, input.execution);
   if (recorded) return recorded;
   if (input.index > 0) {
     throw new BundleRenderError(`no release was recorded by the first stage of ${input.execution}, so ${input.stage.environment} has nothing verified to deploy`, {
@@ -79,6 +70,6 @@ export async function prepareRelease(
     return release;
   } catch (error) {
     if (!isLostRace(error)) throw error;
-    return (await readRelease(clients.s3, bucket, key)) ?? release;
+    return (await readRelease(clients.s3, bucket, plan.application, input.execution)) ?? release;
   }
 }

@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { StoredBundle } from '../contracts.ts';
+import { isNotFound } from '../s3-objects.ts';
 import { bundleKey, versionLabel } from '../naming.ts';
 import { sha256Hex, zipBundle } from './zip.ts';
 
@@ -42,10 +43,6 @@ export function pushedAtFromDescription(description: string | undefined): string
   return Number.isNaN(time.getTime()) ? undefined : time.toISOString();
 }
 
-function isNotFound(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
-}
 
 /** The sha256 of the object stored under a key, or null when there is none. */
 export async function storedSha256(s3: S3Client, bucket: string, key: string): Promise<string | null> {

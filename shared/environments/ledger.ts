@@ -1,6 +1,7 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { TransientAwsError } from '../errors.ts';
+import { isLostRace, isNotFound } from '../s3-objects.ts';
 
 /**
  * The environment ledger: one S3 object per Elastic Beanstalk environment, changed only with
@@ -82,16 +83,6 @@ export function emptyLedger(application: string, environment: string): Environme
   return { schemaVersion: 1, application, environment, claims: {}, carried: {}, lease: null, deployed: null, failed: [] };
 }
 
-/** Whether an S3 error is the loss of a conditional-write race (412, or 409 while another write is in flight). */
-export function isLostRace(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === 'PreconditionFailed' || e?.name === 'ConditionalRequestConflict' || e?.$metadata?.httpStatusCode === 412 || e?.$metadata?.httpStatusCode === 409;
-}
-
-function isMissing(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
-}
 
 /** A body cut short in transit reads as no JSON: a read to retry, never a reason to start the ledger anew. */
 function parseLedger(text: string, environment: string): EnvironmentLedger {
@@ -116,7 +107,7 @@ export async function readLedger(
     const text = (await object.Body?.transformToString()) ?? '';
     return { ledger: parseLedger(text, environment), etag: object.ETag ?? null };
   } catch (error) {
-    if (isMissing(error)) return { ledger: emptyLedger(application, environment), etag: null };
+    if (isNotFound(error)) return { ledger: emptyLedger(application, environment), etag: null };
     throw error;
   }
 }

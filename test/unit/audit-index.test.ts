@@ -12,9 +12,9 @@ import {
   indexPrefix,
   maxSegmentBytes,
   parseIndexKey,
-  putOnce,
   startAfterFor,
 } from '../../shared/audit-index.ts';
+import { putOnce } from '../../shared/s3-objects.ts';
 import { findRecordKeys, listAuditRows, parseOutcomes, parseTimeBound } from '../../shared/audit-read.ts';
 
 const s3 = mockClient(S3Client);
