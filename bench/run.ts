@@ -1,207 +1,161 @@
-// npm run bench: speed and memory figures of greenlight's local endpoint and domain code.
-// Figures, not assertions: the machines are shared and noisy, so nothing here fails a build.
-import { performance } from 'node:perf_hooks';
-import { DescribeEnvironmentsCommand, ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
-import { ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { CreateStateMachineCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { testFaults } from '../local/faults.ts';
-import { startLocalAws } from '../local/server.ts';
-import { sampleManifest } from '../local/services/ecr.ts';
-import { startGreenlightLocal } from '../local/stack.ts';
-import { type AuditRow, indexKey } from '../shared/audit-index.ts';
-import { listAuditRows } from '../shared/audit-read.ts';
-import { renderBundle } from '../shared/bundle/render.ts';
-import { sha256Hex, zipBundle } from '../shared/bundle/zip.ts';
-import { validateConfigFile } from '../shared/config/validate.ts';
-import { matchTagRule } from '../shared/tag-policy.ts';
+// npm run bench: greenlight's speed and memory figures, each budgeted one held to issue 12's budget.
+// Prints one table, writes bench/results/bench.json, exits 1 naming every budget missed (and 2 when a
+// section could not run). Figures, not tests: the machines are shared and noisy, so nothing here is
+// part of `npm test`; run it twice on a quiet machine before believing a miss or a pass.
+//
+//   npm run bench                       every section, each in a fresh node process
+//   npm run bench -- --only cli,transitions
+//   npm run bench -- --json             the figures as JSON on stdout (the table goes to stderr)
+//
+// Each section runs in its own process so one section's heap, JIT and open handles cannot flatter or
+// spoil another's figures (RSS and require times especially), with --expose-gc for the memory figures.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { type Figure, type Section, withinBudget } from './figures.ts';
 
-const credentials = { accessKeyId: 'ci', secretAccessKey: 'ci-secret' };
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const ms = (value: number) => `${value.toFixed(1)} ms`;
+const here = dirname(fileURLToPath(import.meta.url));
 
-async function endpointStartup(): Promise<void> {
-  const times: number[] = [];
-  for (let i = 0; i < 10; i++) {
-    const started = performance.now();
-    const aws = await startLocalAws({ port: 0 });
-    times.push(performance.now() - started);
-    await aws.close();
-  }
-  console.log(`local endpoint start (listen, all services)   median ${ms(median(times))}  max ${ms(Math.max(...times))}  (10 runs)`);
-  const stackTimes: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    const started = performance.now();
-    const stack = await startGreenlightLocal({ faults: testFaults });
-    stackTimes.push(performance.now() - started);
-    await stack.close();
-  }
-  console.log(`greenlight local start (+ serverless.yml, seed) median ${ms(median(stackTimes))}  (5 runs)`);
+/** Section name → module (each exports `section: Section`), in the order they run. */
+export const sections: Record<string, string> = {
+  'lambda-bundles': 'lambda-bundles.ts',
+  cli: 'cli.ts',
+  transitions: 'transitions.ts',
+  endpoint: 'endpoint.ts',
+  domain: 'domain.ts',
+  'test-suite': 'test-suite.ts',
+};
+
+interface SectionResult {
+  section: string;
+  figures: Figure[];
+  error?: string;
+  seconds: number;
 }
 
-async function requestThroughput(): Promise<void> {
-  const stack = await startGreenlightLocal({ faults: testFaults });
-  const eb = new ElasticBeanstalkClient({ endpoint: stack.endpoint, region: 'us-east-1', credentials });
-  const count = 500;
+async function loadSection(name: string): Promise<Section> {
+  const file = sections[name];
+  if (!file) throw new Error(`unknown section "${name}" (known: ${Object.keys(sections).join(', ')})`);
+  const module = (await import(pathToFileURL(join(here, file)).href)) as { section?: Section };
+  if (!module.section) throw new Error(`bench/${file} exports no \`section\``);
+  return module.section;
+}
+
+/** Child mode: `run.ts --section NAME --out FILE` measures one section and writes its figures. */
+async function runOneSection(name: string, out: string): Promise<void> {
+  const section = await loadSection(name);
+  const figures = await section.measure();
+  writeFileSync(out, JSON.stringify(figures));
+}
+
+function runInChild(name: string): SectionResult {
+  const out = join(tmpdir(), `greenlight-bench-${process.pid}-${name}.json`);
+  rmSync(out, { force: true });
   const started = performance.now();
-  for (let i = 0; i < count; i += 10) {
-    await Promise.all(Array.from({ length: 10 }, () => eb.send(new DescribeEnvironmentsCommand({ EnvironmentNames: ['hello-api-dev'] }))));
-  }
+  const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--section', name, '--out', out], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+  });
   const seconds = (performance.now() - started) / 1000;
-  console.log(`EB DescribeEnvironments over HTTP (SDK, 10 in flight)  ${(count / seconds).toFixed(0)} req/s  (${count} requests)`);
-  await stack.close();
-}
-
-/** StartExecution used to re-validate the definition (~150 ms of CPU each); it is validated once, at CreateStateMachine. */
-async function executionStarts(): Promise<void> {
-  const aws = await startLocalAws({ port: 0 });
-  const sfn = new SFNClient({ endpoint: aws.endpoint, region: 'us-east-1', credentials });
-  const definition = JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Pass', End: true } } });
-  const created = performance.now();
-  const { stateMachineArn } = await sfn.send(new CreateStateMachineCommand({ name: 'bench', definition, roleArn: 'arn:aws:iam::000000000000:role/bench' }));
-  const createMs = performance.now() - created;
-  const count = 200;
-  const cpuBefore = process.cpuUsage();
-  const started = performance.now();
-  for (let i = 0; i < count; i++) await sfn.send(new StartExecutionCommand({ stateMachineArn, name: `run-${i}` }));
-  const each = (performance.now() - started) / count;
-  const cpu = process.cpuUsage(cpuBefore);
-  await aws.sfn.settle();
-  console.log(`SFN StartExecution over HTTP (1 in flight)  ${ms(each)} each, ${ms((cpu.user + cpu.system) / 1000 / count)} CPU each  (${count} runs; CreateStateMachine with validation ${ms(createMs)}, ${aws.sfn.validations} validation)`);
-  await aws.close();
-}
-
-async function pipelineRun(): Promise<void> {
-  const stack = await startGreenlightLocal({ faults: testFaults });
-  const ecr = new ECRClient({ endpoint: stack.endpoint, region: 'us-east-1', credentials });
-  const durations: number[] = [];
-  const heapBefore = process.memoryUsage().heapUsed;
-  for (let i = 0; i < 10; i++) {
-    const started = performance.now();
-    await ecr.send(new PutImageCommand({ repositoryName: 'webhooks', imageTag: `git_${String(i).padStart(7, '0')}`, imageManifest: sampleManifest(`bench-${i}`) }));
-    await stack.aws.bus.settle();
-    await stack.aws.sfn.settle();
-    durations.push(performance.now() - started);
-  }
-  const failed = stack.aws.sfn.listExecutions().filter((e) => e.status !== 'SUCCEEDED').length;
-  console.log(`whole pipeline, push → Green (test timings: EB update 0.3 s, waits 1/100)  median ${ms(median(durations))}  (10 runs, ${failed} not SUCCEEDED)`);
-  const history = stack.aws.sfn.listExecutions()[0]?.history ?? [];
-  const transitions = history.filter((e) => e.type.endsWith('StateEntered')).length;
-  console.log(`one healthy single-stage deployment: ${history.length} history events (limit 25,000), ${transitions} state transitions ($${((transitions * 0.025) / 1000).toFixed(5)} at $0.025 per 1,000)`);
-  console.log(`heap growth over 10 deployments  ${((process.memoryUsage().heapUsed - heapBefore) / 1024 / 1024).toFixed(1)} MiB`);
-  await stack.close();
-}
-
-function bundleRendering(): void {
-  const templates = {
-    dockerrun: JSON.stringify({
-      AWSEBDockerrunVersion: 2,
-      containerDefinitions: ['client', 'server', 'worker', 'nginx'].map((name) => ({ name, image: `{{image:shop-${name}}}`, essential: true, memory: 256 })),
-    }),
-    ebextensions: { '01-env.config': 'option_settings:\n  aws:elasticbeanstalk:application:environment:\n    LOG_LEVEL: info\n' },
-  };
-  const images = Object.fromEntries(['client', 'server', 'worker', 'nginx'].map((name) => [`shop-${name}`, `000000000000.dkr.ecr.us-east-1.amazonaws.com/shop-${name}@sha256:${'a'.repeat(64)}`]));
-  const count = 2000;
-  const started = performance.now();
-  let last = '';
-  for (let i = 0; i < count; i++) last = sha256Hex(zipBundle(renderBundle(templates, images).entries));
-  const each = (performance.now() - started) / count;
-  console.log(`render + zip + sha256 of a 4-container bundle  ${(each * 1000).toFixed(0)} µs each  (${count} runs, same hash every time: ${last.slice(0, 12)})`);
-}
-
-/**
- * `regex:` tag rules run on RE2 (re2js): time grows with the tag's length, not exponentially with a
- * pattern's nesting. `^(a+)+$` took 6 s on a 26-character tag with JavaScript's backtracking RegExp.
- */
-function regexRules(): void {
-  for (const length of [26, 128]) {
-    const tag = `${'a'.repeat(length - 1)}!`;
-    const runs = 200;
-    const started = performance.now();
-    for (let i = 0; i < runs; i++) matchTagRule(tag, 'regex:^(a+)+$');
-    console.log(`regex:^(a+)+$ on a ${length}-character adversarial tag (RE2)  ${(((performance.now() - started) / runs) * 1000).toFixed(0)} µs each  (${runs} runs)`);
+  try {
+    const figures = JSON.parse(readFileSync(out, 'utf8')) as Figure[];
+    rmSync(out, { force: true });
+    return { section: name, figures, seconds, ...(child.status === 0 ? {} : { error: `exited ${child.status ?? child.signal}` }) };
+  } catch {
+    return { section: name, figures: [], seconds, error: `produced no figures (exit ${child.status ?? child.signal}; its output is above)` };
   }
 }
 
-/** The one validator over the shipped greenlight.yml: schema, bundle files, rendering, warnings (what every cold start and CLI run pays). */
-function configValidation(): void {
-  const runs = 50;
-  const started = performance.now();
-  for (let i = 0; i < runs; i++) validateConfigFile(new URL('../greenlight.yml', import.meta.url).pathname);
-  console.log(`greenlight validate of greenlight.yml (5 applications, bundles rendered)  ${ms((performance.now() - started) / runs)} each  (${runs} runs)`);
+const formatNumber = (value: number) =>
+  Number.isInteger(value) ? value.toLocaleString('en-US') : Math.abs(value) >= 100 ? value.toFixed(0) : Math.abs(value) >= 10 ? value.toFixed(1) : value.toFixed(2);
+
+function budgetText(figure: Figure): string {
+  const { budget, unit } = figure;
+  if (!budget) return '';
+  const parts = [];
+  if (budget.max !== undefined) parts.push(`≤ ${formatNumber(budget.max)} ${unit}`);
+  if (budget.min !== undefined) parts.push(`≥ ${formatNumber(budget.min)} ${unit}`);
+  return parts.join(', ');
 }
 
-/**
- * `greenlight history` over 10,000 deployments: the index answers from listing pages alone (budget
- * 3 s on the local endpoint). The index objects go straight into the endpoint's S3 store: PutObject
- * over HTTP costs 3–5 ms of CPU each here (client and endpoint share the process), 30–45 s for 10,000.
- */
-async function historyListing(): Promise<void> {
-  const aws = await startLocalAws({ port: 0 });
-  const bucket = 'bench-audit';
-  await aws.s3.createBucket(bucket);
-  const s3 = new S3Client({ endpoint: aws.endpoint, region: 'us-east-1', credentials, forcePathStyle: true });
-  const count = 9_999;
-  const apps = ['hello-api', 'shop', 'reports', 'webhooks'];
-  const outcomes = ['succeeded', 'succeeded', 'succeeded', 'failed', 'rejected', 'superseded', 'already-deployed'] as const;
-  const newest = Date.parse('2026-06-01T00:00:00.000Z');
-  const rowAt = (i: number): AuditRow => {
-    const app = apps[i % apps.length]!;
-    const startedAt = new Date(newest - i * 777_000).toISOString(); // one every ~13 min: 10,000 span ~90 days
-    const id = `${app}-v1-${i}-${i.toString(16).padStart(16, '0')}`;
-    return {
-      deploymentId: id,
-      startedAt,
-      finishedAt: new Date(Date.parse(startedAt) + 95_000).toISOString(),
-      durationMs: 95_000,
-      outcome: outcomes[i % outcomes.length]!,
-      application: app,
-      environments: i % 3 === 0 ? [`${app}-dev`, `${app}-prod`] : [`${app}-dev`],
-      repository: app,
-      tag: `v1.${i}.0`,
-      shortDigest: i.toString(16).padStart(12, '0'),
-      pushedBy: 'arn:aws:sts::123456789012:assumed-role/ci-pusher/github-actions',
-      approvedBy: i % 3 === 0 ? ['arn:aws:sts::123456789012:assumed-role/release-managers/alice'] : [],
-      rejectedBy: null,
-      recordKey: `deployments/${startedAt.slice(0, 10).replaceAll('-', '/')}/${id}.json`,
-    };
-  };
-  // s3rver's store behind LocalS3 (what PutObject ends in): bucket, key, content, metadata.
-  const store = (aws.s3 as unknown as { store: { putObject(object: { bucket: string; key: string; content: Buffer; metadata: Record<string, string> }): Promise<unknown> } }).store;
-  const written = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 32 }, async () => {
-      while (next < count) {
-        const row = rowAt(next++);
-        await store.putObject({ bucket, key: indexKey(row), content: Buffer.from(JSON.stringify(row)), metadata: { 'content-type': 'application/json' } });
-      }
-    }),
-  );
-  const writeSeconds = (performance.now() - written) / 1000;
-  // One more through the API, so the listing also sees an object as PutObject stores it.
-  const last = rowAt(count);
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: indexKey(last), Body: JSON.stringify(last), ContentType: 'application/json' }));
-  const timed = async (label: string, filters: Parameters<typeof listAuditRows>[2]) => {
-    const started = performance.now();
-    const rows = await listAuditRows(s3, bucket, filters);
-    const took = performance.now() - started;
-    console.log(`history: list 10,000 records, ${label.padEnd(34)} ${ms(took).padStart(10)}  ${String(rows.length).padStart(5)} rows  ${took <= 3000 ? 'within' : 'OVER'} the 3 s budget`);
-  };
-  console.log(`history: 10,000 index objects written (into the local S3 store, 32 at a time) in ${writeSeconds.toFixed(1)} s`);
-  await timed('no filter', {});
-  await timed('--app shop --outcome failed', { application: 'shop', outcomes: ['failed'] });
-  await timed('--env hello-api-prod', { environment: 'hello-api-prod' });
-  await timed('--since 7d (stops paging early)', { since: new Date(newest - 7 * 86_400_000) });
-  await timed('--until 30 days ago (starts there)', { until: new Date(newest - 30 * 86_400_000) });
-  await aws.close();
+/** A plain-text table (also valid Markdown, so it can be pasted into the README as it is). */
+export function formatTable(results: SectionResult[]): string {
+  const rows: string[][] = [['section', 'figure', 'value', 'budget', '', 'how']];
+  for (const result of results) {
+    if (result.error && result.figures.length === 0) rows.push([result.section, `(section failed: ${result.error})`, '', '', '✗', '']);
+    for (const figure of result.figures) {
+      const verdict = figure.budget ? (withinBudget(figure) ? 'ok' : 'MISSED') : '';
+      rows.push([result.section, figure.name, `${formatNumber(figure.value)} ${figure.unit}`, budgetText(figure), verdict, figure.note ?? '']);
+    }
+  }
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  const line = (row: string[]) => `| ${row.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
+  return [line(rows[0]!), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
 }
 
-await endpointStartup();
-await requestThroughput();
-bundleRendering();
-regexRules();
-configValidation();
-await executionStarts();
-await pipelineRun();
-await historyListing();
+async function main(argv: string[]): Promise<number> {
+  const option = (name: string) => {
+    const index = argv.indexOf(name);
+    return index >= 0 ? argv[index + 1] : undefined;
+  };
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(`npm run bench [-- --only ${Object.keys(sections).join(',')}] [--json]\nSections run one after another, each in its own node process; the table names every budget missed and the exit code is 1 when one is.`);
+    return 0;
+  }
+  const single = option('--section');
+  if (single) {
+    await runOneSection(single, option('--out') ?? join(tmpdir(), `greenlight-bench-${single}.json`));
+    return 0;
+  }
+  const only = option('--only')?.split(',').filter(Boolean);
+  const chosen = only ?? Object.keys(sections);
+  const unknown = chosen.filter((name) => !sections[name]);
+  if (unknown.length) {
+    console.error(`unknown section(s): ${unknown.join(', ')} (known: ${Object.keys(sections).join(', ')})`);
+    return 2;
+  }
+
+  const results: SectionResult[] = [];
+  for (const name of chosen) {
+    console.error(`\n── ${name} ──`);
+    const result = runInChild(name);
+    console.error(`   ${name}: ${result.figures.length} figures in ${result.seconds.toFixed(1)} s${result.error ? ` (${result.error})` : ''}`);
+    results.push(result);
+  }
+
+  const table = formatTable(results);
+  const figures = results.flatMap((result) => result.figures.map((figure) => ({ section: result.section, ...figure, ok: withinBudget(figure) })));
+  const missed = figures.filter((figure) => !figure.ok);
+  const failedSections = results.filter((result) => result.error);
+  const report = {
+    measuredAt: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform },
+    sections: results.map(({ section, seconds, error }) => ({ section, seconds: Number(seconds.toFixed(1)), ...(error ? { error } : {}) })),
+    figures,
+    missed: missed.map((figure) => `${figure.section}: ${figure.name}`),
+  };
+  // A partial run (--only) writes its own file, so it never overwrites the full run's figures.
+  const resultFile = join(here, 'results', only ? `bench-${chosen.join('+')}.json` : 'bench.json');
+  mkdirSync(dirname(resultFile), { recursive: true });
+  writeFileSync(resultFile, `${JSON.stringify(report, null, 2)}\n`);
+
+  if (argv.includes('--json')) {
+    console.error(table);
+    console.log(JSON.stringify(report, null, 2));
+  } else {
+    console.log(`\n${table}\n`);
+  }
+  console.error(`figures written to ${resultFile}`);
+  for (const figure of missed) console.error(`MISSED budget: ${figure.section}: ${figure.name} = ${formatNumber(figure.value)} ${figure.unit}, budget ${budgetText(figure)}`);
+  for (const result of failedSections) console.error(`FAILED section: ${result.section}: ${result.error}`);
+  if (failedSections.length) return 2;
+  if (missed.length) return 1;
+  console.error(`every budget held (${figures.filter((figure) => figure.budget).length} budgeted figures)`);
+  return 0;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  process.exitCode = await main(process.argv.slice(2));
+}
