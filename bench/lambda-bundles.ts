@@ -1,0 +1,232 @@
+// Lambda bundles (issue 12): every function of serverless.yml built with exactly its custom.esbuild
+// options, measured for minified size and for the time a fresh `node` takes to require it with the real
+// SDK clients it loads. A function over budget gets the inputs that make it big, which is why it is.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { type BuildOptions, build, type Metafile } from 'esbuild';
+import { parse } from 'yaml';
+import { type Figure, median, type Section, withinBudget } from './figures.ts';
+
+const root = resolve(import.meta.dirname, '..');
+const serverlessYml = join(root, 'serverless.yml');
+
+/** Budgets of issue 12, per function. */
+export const bundleBudgetKB = 150;
+export const requireBudgetMs = 100;
+const runs = 10;
+
+/** custom.esbuild keys that are serverless-esbuild's own; the plugin removes them before calling esbuild (dist/bundle.js). */
+const pluginOnlyKeys = new Set([
+  'concurrency',
+  'zipConcurrency',
+  'exclude',
+  'nativeZip',
+  'packager',
+  'packagePath',
+  'watch',
+  'keepOutputDirectory',
+  'packagerOptions',
+  'installExtraArgs',
+  'outputFileExtension',
+  'outputBuildFolder',
+  'outputWorkFolder',
+  'nodeExternals',
+  'skipBuild',
+  'skipRebuild',
+  'skipBuildExcludeFns',
+  'stripEntryResolveExtensions',
+  'disposeContext',
+]);
+
+const asList = (value: unknown): string[] => (Array.isArray(value) ? value : value === undefined ? [] : [value]).filter((v): v is string => typeof v === 'string');
+
+function readServerless(): any {
+  return parse(readFileSync(serverlessYml, 'utf8'));
+}
+
+/** The esbuild options serverless-esbuild uses for every function, read from serverless.yml so this cannot drift from what is deployed. */
+export function lambdaBuildOptions(serverless: any = readServerless()): BuildOptions {
+  const custom: Record<string, unknown> = serverless.custom?.esbuild ?? {};
+  const options = Object.fromEntries(Object.entries(custom).filter(([key]) => !pluginOnlyKeys.has(key))) as BuildOptions;
+  const exclude = asList(custom.exclude);
+  // As the plugin does: `exclude` modules become external (a bare '*' means "package everything instead").
+  return { ...options, external: [...asList(custom.external), ...(exclude.includes('*') ? [] : exclude)] };
+}
+
+export interface LambdaFunction {
+  /** The function's key in serverless.yml (`checkHealth`). */
+  name: string;
+  /** The handler's source file, relative to the project (`functions/check-health/handler.ts`). */
+  entry: string;
+}
+
+/** Every function of serverless.yml with its handler's source file, resolved as serverless-esbuild resolves it. */
+export function lambdaFunctions(serverless: any = readServerless()): LambdaFunction[] {
+  return Object.entries<{ handler: string }>(serverless.functions).map(([name, { handler }]) => {
+    const file = handler.slice(0, handler.lastIndexOf('.'));
+    const extension = ['.ts', '.js', '.mts', '.mjs', '.cts', '.cjs'].find((ext) => existsSync(join(root, file + ext)));
+    if (!extension) throw new Error(`${name}: no source file for handler ${handler}`);
+    return { name, entry: file + extension };
+  });
+}
+
+export interface BuiltLambda extends LambdaFunction {
+  /** The bundle's JavaScript (source map not included). */
+  bytes: number;
+  metafile: Metafile;
+  /** Where the bundle was written, when it was. */
+  file?: string;
+}
+
+/** Builds one function as serverless-esbuild would; without `outdir` nothing is written (the metafile is enough). */
+export async function buildLambda(fn: LambdaFunction, options: { outdir?: string; buildOptions?: BuildOptions } = {}): Promise<BuiltLambda> {
+  const outdir = join(options.outdir ?? join(root, 'node_modules', '.cache', 'unwritten'), fn.entry, '..');
+  const result = await build({
+    ...(options.buildOptions ?? lambdaBuildOptions()),
+    absWorkingDir: root,
+    entryPoints: [fn.entry],
+    outdir,
+    metafile: true,
+    write: options.outdir !== undefined,
+    logLevel: 'silent',
+  });
+  const metafile = result.metafile!;
+  const [file, output] = Object.entries(metafile.outputs).find(([path]) => path.endsWith('.js'))!;
+  return { ...fn, bytes: output.bytes, metafile, ...(options.outdir !== undefined ? { file: join(root, file) } : {}) };
+}
+
+/** The inputs of a bundle by bytes in the output: node_modules grouped by package, own sources by file. */
+export function largestInputs(metafile: Metafile, count = 10): Array<{ input: string; bytes: number }> {
+  const sizes = new Map<string, number>();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const [path, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const inPackage = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
+      const key = inPackage ? inPackage[1]! : path;
+      sizes.set(key, (sizes.get(key) ?? 0) + bytesInOutput);
+    }
+  }
+  return [...sizes.entries()]
+    .map(([input, bytes]) => ({ input, bytes }))
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, count);
+}
+
+/** The external modules a bundle requires (the SDK clients, which the Lambda runtime provides). */
+export function externalImports(metafile: Metafile): string[] {
+  const found = new Set<string>();
+  for (const input of Object.values(metafile.inputs)) for (const imported of input.imports) if (imported.external) found.add(imported.path);
+  return [...found].sort();
+}
+
+/** The environment a function starts with: serverless.yml's provider environment (NODE_OPTIONS included) and every setting a handler reads at cold start. */
+function lambdaEnvironment(serverless: any): NodeJS.ProcessEnv {
+  const provider = Object.entries<unknown>(serverless.provider?.environment ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && !entry[1].includes('${'));
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    AWS_REGION: 'us-east-1',
+    NODE_OPTIONS: '',
+    ...Object.fromEntries(provider),
+    // The Lambda package holds the configuration at its root; the process runs from there.
+    GREENLIGHT_CONFIG_FILE: 'greenlight.yml',
+    BUNDLE_BUCKET: 'bench-bundles',
+    AUDIT_BUCKET: 'bench-audit',
+    APPROVALS_BUCKET: 'bench-approvals',
+    STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:bench',
+    NOTIFICATION_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:bench',
+  };
+}
+
+/** Wall time of one fresh `node -e <code>` (spawn to exit), which must succeed. */
+function timeNode(code: string, env: NodeJS.ProcessEnv): number {
+  const started = performance.now();
+  const child = spawnSync(process.execPath, ['-e', code], { cwd: root, env, encoding: 'utf8' });
+  const elapsed = performance.now() - started;
+  if (child.status !== 0) throw new Error(`node -e ${code} exited with ${child.status}:\n${child.stderr}`);
+  return elapsed;
+}
+
+export interface LambdaMeasurement extends BuiltLambda {
+  /** Median require time above `node -e 0`, ms. */
+  requireMs: number;
+}
+
+/** Builds every function into a folder inside the project (so node_modules/@aws-sdk resolves, as the runtime's SDK does) and times requiring each. */
+export async function measureLambdas(): Promise<{ baselineMs: number; lambdas: LambdaMeasurement[] }> {
+  const serverless = readServerless();
+  const buildOptions = lambdaBuildOptions(serverless);
+  // Not under .esbuild/: serverless-esbuild removes that whole folder after every `serverless package`.
+  const cache = join(root, 'node_modules', '.cache');
+  mkdirSync(cache, { recursive: true });
+  const outdir = mkdtempSync(join(cache, 'greenlight-lambda-bundles-'));
+  try {
+    // The bundles are CommonJS; this project's package.json says "module", the Lambda package does not.
+    writeFileSync(join(outdir, 'package.json'), '{ "type": "commonjs" }\n');
+    const built: BuiltLambda[] = [];
+    for (const fn of lambdaFunctions(serverless)) built.push(await buildLambda(fn, { outdir, buildOptions }));
+    const env = lambdaEnvironment(serverless);
+    const baseline: number[] = [];
+    const times = new Map<string, number[]>(built.map((fn) => [fn.name, []]));
+    // Interleaved, so drift in the machine's load touches every function alike.
+    for (let run = 0; run < runs; run++) {
+      baseline.push(timeNode('0', env));
+      for (const fn of built) times.get(fn.name)!.push(timeNode(`require(${JSON.stringify(fn.file)})`, env));
+    }
+    const baselineMs = median(baseline);
+    return { baselineMs, lambdas: built.map((fn) => ({ ...fn, requireMs: median(times.get(fn.name)!) - baselineMs })) };
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+function figuresOf({ baselineMs, lambdas }: { baselineMs: number; lambdas: LambdaMeasurement[] }): Figure[] {
+  return lambdas.flatMap((fn) => [
+    {
+      name: `${fn.name} bundle (minified JS)`,
+      value: round(fn.bytes / 1000),
+      unit: 'KB',
+      budget: { max: bundleBudgetKB },
+      note: `esbuild with serverless.yml custom.esbuild; external: ${externalImports(fn.metafile).join(', ') || 'none'}`,
+    },
+    {
+      name: `${fn.name} require above node -e 0`,
+      value: round(fn.requireMs),
+      unit: 'ms',
+      budget: { max: requireBudgetMs },
+      note: `median of ${runs} fresh node processes (node -e 0: ${round(baselineMs)} ms), real SDK clients from node_modules, serverless.yml NODE_OPTIONS`,
+    },
+  ]);
+}
+
+/** Why a function is over budget: its largest inputs. */
+export function profileOverBudget(lambdas: LambdaMeasurement[]): string[] {
+  const lines: string[] = [];
+  for (const fn of lambdas) {
+    if (fn.bytes / 1000 <= bundleBudgetKB && fn.requireMs <= requireBudgetMs) continue;
+    lines.push(`${fn.name}: ${round(fn.bytes / 1000)} KB, require ${round(fn.requireMs)} ms; external ${externalImports(fn.metafile).join(', ')}; largest inputs:`);
+    for (const { input, bytes } of largestInputs(fn.metafile)) lines.push(`  ${(bytes / 1000).toFixed(1).padStart(7)} KB  ${input}`);
+  }
+  return lines;
+}
+
+export const section: Section = {
+  name: 'lambda-bundles',
+  async measure() {
+    const measured = await measureLambdas();
+    const profile = profileOverBudget(measured.lambdas);
+    if (profile.length > 0) console.error(`lambda-bundles over budget:\n${profile.join('\n')}`);
+    return figuresOf(measured);
+  },
+};
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const figures = await section.measure();
+  for (const figure of figures) {
+    const budget = figure.budget?.max !== undefined ? `≤ ${figure.budget.max}` : '';
+    console.log(`${withinBudget(figure) ? '  ' : '✗ '}${figure.name.padEnd(46)} ${String(figure.value).padStart(8)} ${figure.unit.padEnd(3)} ${budget}`);
+  }
+}
