@@ -1,18 +1,16 @@
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { projectRoot } from '../local/project-root.ts';
 import { GreenlightError } from '../shared/errors.ts';
-import { projectRoot } from '../local/stack.ts';
-import { sampleManifest } from '../local/services/ecr.ts';
-import { decideCommand, pendingCommand } from './commands/approvals.ts';
-import { demoCommand, scenarios, type Scenario } from './commands/demo.ts';
-import { historyCommand } from './commands/history.ts';
-import { localCommand } from './commands/local.ts';
-import { planCommand } from './commands/plan.ts';
-import { reportCommand } from './commands/report.ts';
-import { showCommand } from './commands/show.ts';
-import { validateCommand } from './commands/validate.ts';
-import { watchCommand, watchExitCodes, watchExitHelp } from './commands/watch.ts';
+import { type Scenario, scenarios } from './commands/demo-scenarios.ts';
+import { watchExitCodes, watchExitHelp } from './commands/watch-exit.ts';
+import { runHandlersFromSources } from './handler-sources.ts';
 import { fail } from './output.ts';
+
+// Each command's module (and what it pulls in: the SDK clients, zod and the configuration loader, the
+// whole local endpoint) is imported in its action, when that command runs: `greenlight --help` and
+// `greenlight plan` load only what they use. Nothing at the top of this file may import local/stack.ts,
+// local/services/*, cli/commands/<command>.ts or an @aws-sdk package.
 
 const defaultConfig = process.env.GREENLIGHT_CONFIG ? resolve(process.env.GREENLIGHT_CONFIG) : resolve(projectRoot, 'greenlight.yml');
 
@@ -49,6 +47,8 @@ export async function main(argv: string[]): Promise<number> {
         'A --faults file holds the same keys, e.g.\n  failingImages: [hello-api:v1.3.0]\n  throttleRate: 0.2\n  busyEnvironments: { hello-api-prod: 120 }',
     )
     .action(async (options) => {
+      await runHandlersFromSources();
+      const { localCommand } = await import('./commands/local.ts');
       exitCode = await localCommand(options);
     });
 
@@ -64,6 +64,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--offline', 'do not ask AWS: placeholder digests, no diff')
     .addHelpText('after', '\nWith --render, asks ECR (the pushed tag, the other containers) and EB/S3 (what runs) with your AWS credentials; AWS_REGION and AWS_ENDPOINT_URL decide where. When nothing answers it says so and renders with placeholder digests.')
     .action(async (image: string, options) => {
+      const { planCommand } = await import('./commands/plan.ts');
       exitCode = await planCommand(image, options);
     });
 
@@ -72,7 +73,8 @@ export async function main(argv: string[]): Promise<number> {
     .description('check the configuration file as every part of greenlight reads it: all problems at once, with their paths, and warnings')
     .addOption(configOption())
     .option('--json', 'machine-readable output: { file, valid, problems, warnings }')
-    .action((options) => {
+    .action(async (options) => {
+      const { validateCommand } = await import('./commands/validate.ts');
       exitCode = validateCommand(options);
     });
 
@@ -91,6 +93,8 @@ export async function main(argv: string[]): Promise<number> {
       const scenario = options.broken ? 'broken' : options.multi ? 'multi' : options.promote ? 'promote' : options.scenario;
       const port = options.port === undefined ? undefined : Number(options.port);
       if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new InvalidArgumentError(`--port ${options.port} is not a TCP port number`);
+      await runHandlersFromSources();
+      const { demoCommand } = await import('./commands/demo.ts');
       exitCode = await demoCommand({ scenario, config: options.config, port, approveAs: options.approveAs, fast: options.fast });
     });
 
@@ -101,6 +105,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(urlOption())
     .option('--json', 'machine-readable output')
     .action(async (options) => {
+      const { pendingCommand } = await import('./commands/approvals.ts');
       exitCode = await pendingCommand(options);
     });
 
@@ -112,6 +117,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(urlOption())
     .option('--json', 'machine-readable output')
     .action(async (id: string, options) => {
+      const { decideCommand } = await import('./commands/approvals.ts');
       exitCode = await decideCommand('approve', id, options);
     });
 
@@ -123,6 +129,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(urlOption())
     .option('--json', 'machine-readable output')
     .action(async (id: string, options) => {
+      const { decideCommand } = await import('./commands/approvals.ts');
       exitCode = await decideCommand('reject', id, options);
     });
 
@@ -136,6 +143,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--bucket <name>', 'the audit bucket (default: $GREENLIGHT_AUDIT_BUCKET, the AuditBucketName output of the stack; greenlight-local-audit when $AWS_ENDPOINT_URL is set)')
     .addHelpText('after', '\nLists the period in s3://BUCKET/index/by-time/, then reads each record (deployments/YYYY/MM/DD/ID.json) with your AWS credentials: s3:ListBucket and s3:GetObject on the audit bucket; AWS_REGION and AWS_ENDPOINT_URL decide where.')
     .action(async (options) => {
+      const { reportCommand } = await import('./commands/report.ts');
       exitCode = await reportCommand(options);
     });
 
@@ -163,6 +171,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--csv', 'CSV with a header line, for spreadsheets').conflicts('json'))
     .addHelpText('after', `\nRows come from s3://BUCKET/index/by-time/ (one listing call per 1,000 deployments, no record read).${readsWith}`)
     .action(async (options) => {
+      const { historyCommand } = await import('./commands/history.ts');
       exitCode = await historyCommand(options);
     });
 
@@ -176,6 +185,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--from-record', 'read the audit record even while the execution exists (what show reads once Step Functions forgot it, after 90 days)')
     .addHelpText('after', `\nReads the execution while Step Functions keeps it, else the audit record (found through s3://BUCKET/index/by-id/).${readsWith}`)
     .action(async (id: string, options) => {
+      const { showCommand } = await import('./commands/show.ts');
       exitCode = await showCommand(id, options);
     });
 
@@ -195,6 +205,7 @@ export async function main(argv: string[]): Promise<number> {
       throw new CommanderError(watchExitCodes.usage, error.code, error.message);
     })
     .action(async (target: string, options) => {
+      const { watchCommand } = await import('./commands/watch.ts');
       exitCode = await watchCommand(target, options);
     });
 
@@ -202,7 +213,8 @@ export async function main(argv: string[]): Promise<number> {
     .command('sample-manifest')
     .description('print a realistic Docker image manifest, for pushing with `aws ecr put-image`')
     .argument('[seed]', 'different seeds give different digests', String(Date.now()))
-    .action((seed: string) => {
+    .action(async (seed: string) => {
+      const { sampleManifest } = await import('../local/services/ecr.ts');
       process.stdout.write(`${sampleManifest(seed)}\n`);
     });
 

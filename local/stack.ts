@@ -1,14 +1,14 @@
-import { dirname, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { relative, resolve } from 'node:path';
 import { loadConfig } from '../shared/config/load.ts';
 import type { GreenlightConfig } from '../shared/config/schema.ts';
 import type { ConfigFinding } from '../shared/config/validate.ts';
 import type { Faults } from './faults.ts';
 import { type LocalAws, startLocalAws } from './server.ts';
 import { type ManifestFunction, type ServerlessManifest, readServerlessManifest } from './serverless-manifest.ts';
+import { projectRoot } from './project-root.ts';
 
-/** The project folder: serverless.yml, functions/, statemachine/. */
-export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The project folder: serverless.yml, functions/, statemachine/ (in local/project-root.ts, light enough for the CLI to import). */
+export { projectRoot };
 
 export interface GreenlightLocalOptions {
   /** The greenlight configuration file (default greenlight.yml in the project). */

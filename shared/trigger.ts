@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { pushers } from './approval/records.ts';
+import { applicationOf } from './config/applications.ts';
 import type { GreenlightConfig } from './config/schema.ts';
 import { ImagePush } from './contracts.ts';
 import { executionName } from './naming.ts';
@@ -46,10 +47,8 @@ export async function recordPusher({ s3 }: { s3: S3Client }, { bucket, push, at 
   if (push.pushedBy) await pushers.add(s3, bucket, { repository: push.repository, digest: push.digest, pushedBy: push.pushedBy, at: at.toISOString() });
 }
 
-/** Which application a repository deploys, if any. */
-export function applicationOf(config: GreenlightConfig, repository: string): string | undefined {
-  return Object.entries(config.applications).find(([, app]) => app.images.includes(repository))?.[0];
-}
+/** Which application a repository deploys, if any (in shared/config/applications.ts, which the CLI imports without the SDK). */
+export { applicationOf };
 
 export type TriggerOutcome =
   | { started: true; executionArn: string; executionName: string; application: string }

@@ -7,9 +7,9 @@ import { type GreenlightLocal, startGreenlightLocal } from '../../local/stack.ts
 import { callApprovalApi } from '../approval-client.ts';
 import { bold, dim, green, red, seconds, yellow } from '../output.ts';
 import { type WatchedExecution, followExecution } from '../watch.ts';
+import { type Scenario, scenarios } from './demo-scenarios.ts';
 
-export const scenarios = ['deploy', 'broken', 'multi', 'promote'] as const;
-export type Scenario = (typeof scenarios)[number];
+export { scenarios, type Scenario };
 
 interface Clients {
   ecr: ECRClient;

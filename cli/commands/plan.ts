@@ -1,14 +1,11 @@
-import { ECRClient } from '@aws-sdk/client-ecr';
-import { ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
-import { S3Client } from '@aws-sdk/client-s3';
-import { type BundleDiff, type BundlePreview, diffAgainstRunning, type PreviewClients, previewBundle, unreachableReason } from '../../shared/bundle/preview.ts';
+import type { BundleDiff, BundlePreview, PreviewClients } from '../../shared/bundle/preview.ts';
 import { composeEntry, dockerrunEntry } from '../../shared/bundle/references.ts';
 import { type LoadedConfig, loadConfig } from '../../shared/config/load.ts';
 import type { ApplicationConfig, SameRolePolicy } from '../../shared/config/schema.ts';
 import type { PlannedStage } from '../../shared/contracts.ts';
 import { GreenlightError } from '../../shared/errors.ts';
 import { checkTagSyntax, planStages } from '../../shared/tag-policy.ts';
-import { applicationOf } from '../../shared/trigger.ts';
+import { applicationOf } from '../../shared/config/applications.ts';
 import { bold, dim, fail, green, red, yellow } from '../output.ts';
 
 /** `repo:tag` (an optional `@sha256:…` is accepted and ignored: the policy judges tags). */
@@ -45,8 +42,12 @@ function bundleBucket(options: PlanOptions): string | undefined {
   return options.bucket || process.env.GREENLIGHT_BUNDLE_BUCKET || (process.env.AWS_ENDPOINT_URL ? 'greenlight-local-bundles' : undefined);
 }
 
-/** SDK clients as every AWS tool builds them, failing fast when nothing answers (plan is a dry run). */
-function previewClients(): PreviewClients {
+/**
+ * SDK clients as every AWS tool builds them, failing fast when nothing answers (plan is a dry run).
+ * Loaded here, not at the top: a plan without --render (and one --offline) never loads the SDK.
+ */
+async function previewClients(): Promise<PreviewClients> {
+  const [{ ECRClient }, { S3Client }, { ElasticBeanstalkClient }] = await Promise.all([import('@aws-sdk/client-ecr'), import('@aws-sdk/client-s3'), import('@aws-sdk/client-elastic-beanstalk')]);
   const common = { maxAttempts: 2, requestHandler: { connectionTimeout: 3000, requestTimeout: 15000 } };
   return { ecr: new ECRClient(common), s3: new S3Client({ ...common, forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL) }), eb: new ElasticBeanstalkClient(common) };
 }
@@ -59,11 +60,12 @@ interface Rendered {
 
 /** Renders the bundle of the first planned stage, and diffs it against each planned environment when asked. */
 async function renderPlan(loaded: LoadedConfig, application: string, image: { repository: string; tag: string }, environments: string[], options: PlanOptions): Promise<Rendered> {
+  const { diffAgainstRunning, previewBundle, unreachableReason } = await import('../../shared/bundle/preview.ts');
   const input = { loaded, application, ...image, environment: environments[0] as string, bucket: bundleBucket(options) };
   if (options.offline) {
     return { preview: await previewBundle(undefined, { ...input, offlineReason: '--offline' }), ...(options.diff ? { diffUnavailable: '--offline: the running bundles were not read' } : {}) };
   }
-  const clients = previewClients();
+  const clients = await previewClients();
   let preview: BundlePreview;
   try {
     preview = await previewBundle(clients, input);
