@@ -36,6 +36,8 @@ export interface LocalAwsOptions {
    * objects, executions and their histories, CloudTrail's event history.
    */
   readonly dataDir?: string;
+  /** Finished executions kept; older finished ones are dropped (`greenlight local --keep-executions`, default 1,000). */
+  readonly keepExecutions?: number;
 }
 
 /** What state.json of a `--data` folder holds. */
@@ -161,6 +163,7 @@ export class LocalAws {
       faults,
       lambda: this.lambda,
       emit: (source, detailType, detail, resources) => this.bus.put(this.bus.envelope(source, detailType, detail, resources)),
+      ...(options.keepExecutions === undefined ? {} : { keepExecutions: options.keepExecutions }),
     });
     if (data) {
       const saved = data.read<SavedState>();

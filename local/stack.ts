@@ -25,6 +25,8 @@ export interface GreenlightLocalOptions {
   readonly schedules?: boolean;
   /** Keep the state in this folder and take it back on the next start (`greenlight local --data`). */
   readonly dataDir?: string;
+  /** Finished executions the endpoint keeps; older finished ones are dropped (default 1,000). */
+  readonly keepExecutions?: number;
 }
 
 /** The local pipeline: the endpoint, plus what `serverless deploy` would have created in AWS. */
@@ -57,7 +59,13 @@ export async function startGreenlightLocal(options: GreenlightLocalOptions = {})
   const configPath = resolve(options.configPath ?? resolve(projectRoot, 'greenlight.yml'));
   // The one validator, before anything starts: a configuration with problems names them all here.
   const { config, warnings = [] } = loadConfig(configPath);
-  const aws = await startLocalAws({ port: options.port ?? 0, projectRoot, faults: options.faults, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+  const aws = await startLocalAws({
+    port: options.port ?? 0,
+    projectRoot,
+    faults: options.faults,
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    ...(options.keepExecutions === undefined ? {} : { keepExecutions: options.keepExecutions }),
+  });
   try {
     const bundleBucket = `greenlight-${stage}-bundles`;
     const auditBucket = `greenlight-${stage}-audit`;

@@ -77,8 +77,12 @@ function entrySize(entry: Record<string, unknown>): number {
   return (entry.Time === undefined ? 0 : 14) + bytes(entry.Source) + bytes(entry.DetailType) + bytes(entry.Detail) + resources;
 }
 
+/** How many deliveries the bus remembers. */
+const recentDeliveries = 100;
+
 /** The default event bus: rules with in-process targets, and PutEvents for anyone who wants to inject events. */
 export class LocalEventBus {
+  /** The latest deliveries (at most recentDeliveries), for a person debugging a rule; older ones are forgotten, so a long run does not grow. */
   readonly deliveries: Delivery[] = [];
   private readonly rules: Rule[] = [];
   private readonly pending = new Set<Promise<unknown>>();
@@ -105,11 +109,16 @@ export class LocalEventBus {
       if (!matchesPattern(rule.pattern, event as unknown as Record<string, unknown>)) continue;
       const delivery = rule
         .target(event)
-        .then(() => this.deliveries.push({ event, rule: rule.name, outcome: 'delivered' }))
-        .catch((error: unknown) => this.deliveries.push({ event, rule: rule.name, outcome: 'failed', error: String(error) }))
+        .then(() => this.delivered({ event, rule: rule.name, outcome: 'delivered' }))
+        .catch((error: unknown) => this.delivered({ event, rule: rule.name, outcome: 'failed', error: String(error) }))
         .finally(() => this.pending.delete(delivery));
       this.pending.add(delivery);
     }
+  }
+
+  private delivered(delivery: Delivery): void {
+    this.deliveries.push(delivery);
+    if (this.deliveries.length > recentDeliveries) this.deliveries.splice(0, this.deliveries.length - recentDeliveries);
   }
 
   /** Resolves when every delivery started so far has finished. */

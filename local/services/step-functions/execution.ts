@@ -2,7 +2,7 @@ import '../../polyfills.ts';
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import type { LocalLambda } from '../lambda.ts';
 import { type AslMachine, type AslState, allStates, scaledDefinition } from './definition.ts';
-import { type HistoryEvent, json, maxHistoryEvents, stateEventType } from './history.ts';
+import { type ExecutionHistory, type HistoryEvent, json, maxHistoryEvents, stateEventType } from './history.ts';
 import type { TaskOutcome, TaskTokens } from './task-tokens.ts';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
@@ -19,9 +19,11 @@ export interface ExecutionRecord {
   output?: string;
   error?: string;
   cause?: string;
-  readonly history: HistoryEvent[];
+  /** Live while the execution runs, sealed (deflated) once it has ended. */
+  readonly history: ExecutionHistory;
   /** Resolves when the execution has ended, whatever the outcome. */
   done: Promise<void>;
+  /** Stops a running execution; cleared when it ends, so a finished one holds no runner, closure or machine. */
   stop?: (error?: string, cause?: string) => void;
 }
 
@@ -276,6 +278,8 @@ export function startExecution(record: ExecutionRecord, runnable: RunnableMachin
       cancelTimeout();
       ended = true;
       record.stopDate = new Date();
+      record.stop = undefined;
+      history.seal();
       deps.tokens.closeExecution(record.executionArn);
       deps.onEnd(record);
     }

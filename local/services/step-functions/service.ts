@@ -6,6 +6,7 @@ import type { BusEvent } from '../event-bus.ts';
 import type { LocalLambda } from '../lambda.ts';
 import { type AslMachine, definitionProblems } from './definition.ts';
 import { type ExecutionRecord, type ExecutionStatus, type RunnableMachine, runnableMachine, startExecution, validateDefinition } from './execution.ts';
+import { ExecutionHistory, type HistoryEvent } from './history.ts';
 import { TaskTokens } from './task-tokens.ts';
 
 /** The error of an execution the endpoint stopped (on shutdown, or found running after a restart). */
@@ -13,8 +14,13 @@ export const shutdownError = 'greenlight.Shutdown';
 
 /** What `--data` keeps of Step Functions: the executions and their histories (state machines come from serverless.yml). */
 export interface SfnState {
-  executions: Array<Omit<ExecutionRecord, 'done' | 'stop'>>;
+  executions: Array<Omit<ExecutionRecord, 'done' | 'stop' | 'history'> & { history: HistoryEvent[] }>;
+  /** Names of executions dropped by retention, by state machine: they stay taken (see LocalStepFunctions.retire). */
+  droppedNames?: Record<string, string[]>;
 }
+
+/** How many finished executions the endpoint keeps when not told (`greenlight local --keep-executions`). */
+export const defaultKeepExecutions = 1000;
 
 interface StateMachineRecord {
   stateMachineArn: string;
@@ -34,6 +40,8 @@ export interface LocalStepFunctionsDeps {
   readonly faults: FaultInjector;
   /** Where execution status changes go (EventBridge, as AWS sends them). */
   readonly emit: (source: string, detailType: string, detail: Record<string, unknown>, resources: string[]) => void;
+  /** Finished executions kept (default defaultKeepExecutions); older finished ones are dropped, running ones never. */
+  readonly keepExecutions?: number;
 }
 
 /** Characters AWS refuses in state machine and execution names. */
@@ -85,9 +93,22 @@ export class LocalStepFunctions {
   readonly tokens = new TaskTokens();
   private readonly machines = new Map<string, StateMachineRecord>();
   private readonly executions = new Map<string, ExecutionRecord>();
+  /** ARNs of the finished executions still kept, oldest finish first (a Set keeps insertion order). */
+  private readonly finished = new Set<string>();
+  /** Names of dropped executions, by state machine ARN. */
+  private readonly droppedNames = new Map<string, Set<string>>();
+  private readonly keep: number;
   private validationCount = 0;
 
-  constructor(private readonly deps: LocalStepFunctionsDeps) {}
+  constructor(private readonly deps: LocalStepFunctionsDeps) {
+    this.keep = deps.keepExecutions ?? defaultKeepExecutions;
+    if (!Number.isInteger(this.keep) || this.keep < 1) throw new Error(`keepExecutions must be a whole number of at least 1, not ${this.keep}`);
+  }
+
+  /** How many finished executions are kept (older ones are dropped). */
+  get keepExecutions(): number {
+    return this.keep;
+  }
 
   /** Creates (or returns the identical) state machine; used by the CLI to install serverless.yml's machine. */
   createStateMachine(name: string, definition: string, roleArn: string, type: 'STANDARD' | 'EXPRESS' = 'STANDARD'): StateMachineRecord {
@@ -134,6 +155,7 @@ export class LocalStepFunctions {
       if (existing.status === 'RUNNING' && existing.input === input) return existing;
       throw new AwsServiceError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
     }
+    if (this.droppedNames.get(stateMachineArn)?.has(name)) throw new AwsServiceError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
     const record: ExecutionRecord = {
       executionArn,
       name,
@@ -141,7 +163,7 @@ export class LocalStepFunctions {
       input,
       status: 'RUNNING',
       startDate: new Date(),
-      history: [],
+      history: new ExecutionHistory(),
       done: Promise.resolve(),
     };
     this.executions.set(executionArn, record);
@@ -151,7 +173,10 @@ export class LocalStepFunctions {
       region: this.deps.region,
       roleArn: machine.roleArn,
       stateMachineName: machine.name,
-      onEnd: (execution) => this.emitStatusChange(execution),
+      onEnd: (execution) => {
+        this.emitStatusChange(execution);
+        this.retire(execution);
+      },
     });
     this.emitStatusChange(record);
     return record;
@@ -177,9 +202,33 @@ export class LocalStepFunctions {
     for (const execution of this.executions.values()) if (execution.status === 'RUNNING') execution.stop?.(shutdownError, 'The local endpoint stopped');
   }
 
-  /** Every execution with its history, to keep across a restart (`--data`). */
+  /**
+   * Keeps the newest `keepExecutions` finished executions and drops the oldest beyond them, as AWS
+   * forgets an execution after its retention (90 days): DescribeExecution and GetExecutionHistory
+   * then answer ExecutionDoesNotExist. Its name stays taken, as it is in AWS for those 90 days, so a
+   * late or repeated push event (or the reconciler, which asks DescribeExecution first) cannot start a
+   * second deployment of the same push: StartExecution answers ExecutionAlreadyExists.
+   */
+  private retire(execution: ExecutionRecord): void {
+    this.finished.add(execution.executionArn);
+    while (this.finished.size > this.keep) {
+      const oldest = this.finished.values().next().value as string;
+      this.finished.delete(oldest);
+      const dropped = this.executions.get(oldest);
+      this.executions.delete(oldest);
+      if (!dropped) continue;
+      const names = this.droppedNames.get(dropped.stateMachineArn) ?? new Set<string>();
+      this.droppedNames.set(dropped.stateMachineArn, names);
+      names.add(dropped.name);
+    }
+  }
+
+  /** Every kept execution with its history, and the dropped names, to keep across a restart (`--data`). */
   snapshot(): SfnState {
-    return { executions: [...this.executions.values()].map(({ done: _done, stop: _stop, ...kept }) => structuredClone(kept)) };
+    return {
+      executions: [...this.executions.values()].map(({ done: _done, stop: _stop, history, ...kept }) => structuredClone({ ...kept, history: history.events() })),
+      droppedNames: Object.fromEntries([...this.droppedNames].map(([arn, names]) => [arn, [...names]])),
+    };
   }
 
   /**
@@ -189,20 +238,27 @@ export class LocalStepFunctions {
    */
   restore(state: SfnState): number {
     let aborted = 0;
+    for (const [arn, names] of Object.entries(state.droppedNames ?? {})) this.droppedNames.set(arn, new Set(names));
+    const restored: ExecutionRecord[] = [];
     for (const kept of state.executions) {
-      const record: ExecutionRecord = { ...kept, history: [...kept.history], done: Promise.resolve() };
+      const record: ExecutionRecord = { ...kept, history: new ExecutionHistory([...kept.history]), done: Promise.resolve() };
       if (record.status === 'RUNNING') {
         const now = new Date();
-        const last = record.history.at(-1);
+        const lastId = record.history.lastId;
         record.status = 'ABORTED';
         record.stopDate = now;
         record.error = shutdownError;
         record.cause = 'The local endpoint stopped while this execution ran (it was not resumed when it started again with --data)';
-        record.history.push({ timestamp: now, type: 'ExecutionAborted', id: (last?.id ?? 0) + 1, previousEventId: last?.id ?? 0, executionAbortedEventDetails: { error: record.error, cause: record.cause } });
+        record.history.push({ timestamp: now, type: 'ExecutionAborted', id: lastId + 1, previousEventId: lastId, executionAbortedEventDetails: { error: record.error, cause: record.cause } });
         aborted += 1;
       }
+      record.history.seal();
       this.executions.set(record.executionArn, record);
+      restored.push(record);
     }
+    // Every restored execution has ended: retire them in the order they ended, so --keep-executions holds after a restart too.
+    restored.sort((a, b) => (a.stopDate?.getTime() ?? 0) - (b.stopDate?.getTime() ?? 0));
+    for (const record of restored) this.retire(record);
     return aborted;
   }
 
@@ -307,7 +363,8 @@ export class LocalStepFunctions {
       },
       GetExecutionHistory: (input: { executionArn?: string; reverseOrder?: boolean; maxResults?: number; nextToken?: string; includeExecutionData?: boolean }) => {
         const execution = this.execution(requireString(input as Record<string, unknown>, 'executionArn'));
-        const events = input.reverseOrder ? [...execution.history].reverse() : execution.history;
+        const history = execution.history.events();
+        const events = input.reverseOrder ? [...history].reverse() : history;
         const { page, nextToken } = paginate(events, input);
         return { events: page, nextToken };
       },
