@@ -155,7 +155,13 @@ export class LocalAws {
       ...(data ? { layers: new LayerStore((digest, bytes) => data.writeBlob(digest, bytes)), tokens: new EcrTokens(data.tokenKey()) } : {}),
     });
     this.registry = new LocalRegistry(this.ecr);
-    this.eb = new LocalElasticBeanstalk({ region, accountId, faults, readObject: (bucket, key) => this.s3.readObject(bucket, key) });
+    this.eb = new LocalElasticBeanstalk({
+      region,
+      accountId,
+      faults,
+      readObject: (bucket, key) => this.s3.readObject(bucket, key),
+      deleteObject: (bucket, key) => this.s3.deleteObject(bucket, key),
+    });
     this.sns = new LocalSns({ region, accountId });
     this.sfn = new LocalStepFunctions({
       region,

@@ -29,6 +29,12 @@ export interface ServerlessManifest {
   readonly service: string;
   readonly functions: ManifestFunction[];
   readonly stateMachines: Array<{ key: string; id: string; name: string; definition: Record<string, unknown> }>;
+  /**
+   * The application version lifecycles the stack sets: the input of each EventBridge Scheduler schedule
+   * whose universal target is elasticbeanstalk:updateApplicationResourceLifecycle (ApplicationName,
+   * ResourceLifecycleConfig), as the SDK call takes it.
+   */
+  readonly versionLifecycles: Array<Record<string, unknown>>;
 }
 
 export interface ManifestOptions {
@@ -80,7 +86,14 @@ export function readServerlessManifest(projectRoot: string, options: ManifestOpt
     name: String(sm.name ?? key),
     definition: intrinsics(sm.definition) as Record<string, unknown>,
   }));
-  return { service, functions, stateMachines };
+  const fragments = Array.isArray(doc.resources) ? doc.resources : doc.resources ? [doc.resources] : [];
+  const versionLifecycles = fragments
+    .flatMap((fragment: any) => Object.values((fragment?.Resources ?? {}) as Record<string, any>))
+    .filter((resource: any) => resource?.Type === 'AWS::Scheduler::Schedule' && resource.Properties?.Target)
+    .map((resource: any) => ({ arn: String(intrinsics(resource.Properties.Target.Arn)), input: resource.Properties.Target.Input }))
+    .filter(({ arn }) => arn.endsWith(':scheduler:::aws-sdk:elasticbeanstalk:updateApplicationResourceLifecycle'))
+    .map(({ input }) => JSON.parse(String(intrinsics(input))) as Record<string, unknown>);
+  return { service, functions, stateMachines, versionLifecycles };
 }
 
 const rateExpression = /^rate\((\d+) (minute|hour|day)s?\)$/;
@@ -117,6 +130,9 @@ function resolveIntrinsics(value: unknown, refs: Record<string, string>, arnOf: 
     if (name === 'Fn::GetAtt' && Array.isArray(arg) && arg[1] === 'Arn') {
       const ref = refs[`${String(arg[0])}.Arn`];
       return ref ?? arnOf(String(arg[0]));
+    }
+    if (name === 'Fn::Join' && Array.isArray(arg) && arg.length === 2 && Array.isArray(arg[1])) {
+      return (arg[1] as unknown[]).map((part) => String(resolveIntrinsics(part, refs, arnOf))).join(String(arg[0]));
     }
   }
   return Object.fromEntries(entries.map(([k, v]) => [k, resolveIntrinsics(v, refs, arnOf)]));

@@ -4,6 +4,7 @@ import type { GreenlightConfig } from '../shared/config/schema.ts';
 import type { ConfigFinding } from '../shared/config/validate.ts';
 import type { Faults } from './faults.ts';
 import { type LocalAws, startLocalAws } from './server.ts';
+import { lifecycleFromInput } from './services/elastic-beanstalk/version-lifecycle.ts';
 import { type ManifestFunction, type ServerlessManifest, readServerlessManifest } from './serverless-manifest.ts';
 import { projectRoot } from './project-root.ts';
 
@@ -83,7 +84,15 @@ export async function startGreenlightLocal(options: GreenlightLocalOptions = {})
       stage,
       region: aws.region,
       accountId: aws.accountId,
-      refs: { BundleBucket: bundleBucket, AuditBucket: auditBucket, ApprovalsBucket: approvalsBucket, DeployPipeline: stateMachineArn, NotificationTopic: topicArn },
+      refs: {
+        BundleBucket: bundleBucket,
+        AuditBucket: auditBucket,
+        ApprovalsBucket: approvalsBucket,
+        DeployPipeline: stateMachineArn,
+        NotificationTopic: topicArn,
+        'AWS::Partition': 'aws',
+        'VersionLifecycleServiceRole.Arn': `arn:aws:iam::${aws.accountId}:role/greenlight-${stage}-version-lifecycle`,
+      },
     });
 
     // What the Lambda runtime gives every function: region, credentials, the task root, and here the endpoint.
@@ -125,6 +134,11 @@ export async function startGreenlightLocal(options: GreenlightLocalOptions = {})
         if (!existing || existing.Status === 'Terminated') aws.eb.createEnvironment(application, environment);
       }
       for (const repository of app.images) if (!aws.ecr.hasRepository(repository)) aws.ecr.createRepository(repository);
+    }
+    // The application version lifecycle, as the stack's schedules set it (their first run, at once): EB
+    // then keeps install.maxVersions versions per application, so the 1,000-version quota is never reached.
+    for (const input of manifest.versionLifecycles) {
+      aws.eb.updateResourceLifecycle(String(input.ApplicationName), lifecycleFromInput(input.ResourceLifecycleConfig));
     }
 
     const schedules = options.schedules ? runSchedules(aws, manifest.functions) : undefined;

@@ -14,6 +14,7 @@ interface S3rverStore {
   putBucket(bucket: string): Promise<unknown>;
   getMetadata(bucket: string, key: string): Promise<{ etag: string }>;
   getObject(bucket: string, key: string): Promise<{ content: AsyncIterable<Uint8Array> } | null>;
+  deleteObject(bucket: string, key: string): Promise<void>;
 }
 
 /** One object a request addresses, resolved the way s3rver resolves it (path style or virtual host). */
@@ -89,6 +90,11 @@ export class LocalS3 {
     } catch {
       return undefined;
     }
+  }
+
+  /** Deletes an object straight from the store, under its key's lock (for the EB version lifecycle's DeleteSourceFromS3). */
+  async deleteObject(bucket: string, key: string): Promise<void> {
+    await this.locks.run(`${bucket}/${key}`, () => this.store.deleteObject(bucket, key));
   }
 
   /** Creates a bucket without going through the API (used when seeding the local stack). */

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { FaultInjector } from '../../faults.ts';
 import { AwsServiceError } from '../../protocol/types.ts';
 import { type BundleInspection, inspectBundle } from './bundle-inspection.ts';
+import { describedLifecycle, type ResourceLifecycleConfig, terminatedEnvironmentGraceMs, updatedLifecycle, versionsToDelete } from './version-lifecycle.ts';
 
 /*
  * Environment lifecycle. The settled state is Ready or Terminated; an operation in flight overlays it
@@ -58,6 +59,8 @@ export interface Application {
   readonly dateCreated: Date;
   dateUpdated: Date;
   readonly versions: Map<string, ApplicationVersion>;
+  /** The version lifecycle (UpdateApplicationResourceLifecycle), applied at each CreateApplicationVersion. */
+  resourceLifecycleConfig?: ResourceLifecycleConfig;
 }
 
 export interface ApplicationVersion {
@@ -134,6 +137,8 @@ export interface EbState {
   seq: number;
 }
 
+/** Application versions per region, every application together (Elastic Beanstalk's quota). */
+export const applicationVersionQuota = 1000;
 const DEFAULT_STACK = '64bit Amazon Linux 2023 v4.4.0 running Docker';
 const ENVIRONMENT_NAME = /^[a-zA-Z0-9][a-zA-Z0-9-]{2,38}[a-zA-Z0-9]$/;
 const ALPHANUMERIC = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -160,12 +165,21 @@ export abstract class EbLifecycle {
   protected readonly accountId: string;
   protected readonly faults: FaultInjector;
   protected readonly readObject: (bucket: string, key: string) => Promise<Buffer | undefined>;
+  /** Deletes a source bundle (the lifecycle's DeleteSourceFromS3). */
+  protected readonly deleteObject: (bucket: string, key: string) => Promise<void>;
 
-  constructor(options: { region: string; accountId: string; faults: FaultInjector; readObject: (bucket: string, key: string) => Promise<Buffer | undefined> }) {
+  constructor(options: {
+    region: string;
+    accountId: string;
+    faults: FaultInjector;
+    readObject: (bucket: string, key: string) => Promise<Buffer | undefined>;
+    deleteObject?: (bucket: string, key: string) => Promise<void>;
+  }) {
     this.region = options.region;
     this.accountId = options.accountId;
     this.faults = options.faults;
     this.readObject = options.readObject;
+    this.deleteObject = options.deleteObject ?? (async () => undefined);
   }
 
   /** Creates an application (seeding). */
@@ -173,6 +187,14 @@ export abstract class EbLifecycle {
     if (this.applications.has(name)) throw invalidValue(`Application ${name} already exists.`);
     const now = new Date();
     this.applications.set(name, { name, ...(description ? { description } : {}), dateCreated: now, dateUpdated: now, versions: new Map() });
+  }
+
+  /** Sets an application's version lifecycle (UpdateApplicationResourceLifecycle); it applies from the next CreateApplicationVersion. */
+  updateResourceLifecycle(applicationName: string, change: ResourceLifecycleConfig): ResourceLifecycleConfig {
+    const application = this.application(applicationName);
+    application.resourceLifecycleConfig = updatedLifecycle(application.resourceLifecycleConfig, change);
+    application.dateUpdated = new Date();
+    return describedLifecycle(application.resourceLifecycleConfig);
   }
 
   // ---- state ----------------------------------------------------------------------------------
@@ -211,7 +233,9 @@ export abstract class EbLifecycle {
     if (options.description !== undefined && options.description.length > 200) throw invalidValue('Description must be at most 200 characters.');
     if (application.versions.has(label)) throw invalidValue(`Application Version ${label} already exists.`);
     const total = [...this.applications.values()].reduce((n, a) => n + a.versions.size, 0);
-    if (total >= 1000) throw new AwsServiceError('TooManyApplicationVersionsException', 'You cannot have more than 1000 Application Versions.');
+    if (total >= applicationVersionQuota) {
+      throw new AwsServiceError('TooManyApplicationVersionsException', `You cannot have more than ${applicationVersionQuota} Application Versions. Either remove some Application Versions or request a limit increase.`);
+    }
     const now = Date.now();
     let outcome: ApplicationVersion['processOutcome'];
     if (options.process) {
@@ -229,7 +253,30 @@ export abstract class EbLifecycle {
     };
     application.versions.set(label, version);
     application.dateUpdated = new Date(now);
+    this.applyVersionLifecycle(application, version);
     return version;
+  }
+
+  /** Applies the application's version lifecycle after a version was created (see version-lifecycle.ts). */
+  private applyVersionLifecycle(application: Application, created: ApplicationVersion): void {
+    const config = application.resourceLifecycleConfig;
+    if (!config?.VersionLifecycleConfig) return;
+    const now = Date.now();
+    const inUse = new Set<string>();
+    for (const env of this.environments) {
+      if (env.application !== application.name) continue;
+      const live = this.refresh(env).status !== 'Terminated';
+      if (!live && (env.terminatedAt ?? 0) < now - terminatedEnvironmentGraceMs) continue;
+      if (env.versionLabel !== undefined) inUse.add(env.versionLabel);
+      if (live && env.operation?.versionLabel !== undefined) inUse.add(env.operation.versionLabel);
+    }
+    const older = [...application.versions.values()].filter((v) => v !== created);
+    for (const { version, deleteSource } of versionsToDelete(older, config, (label) => inUse.has(label), now)) {
+      application.versions.delete(version.label);
+      const bundle = version.sourceBundle;
+      // As EB's service role would; a bundle already gone is no failure of the lifecycle.
+      if (deleteSource && bundle) void this.deleteObject(bundle.S3Bucket, bundle.S3Key).catch(() => undefined);
+    }
   }
 
   protected version(applicationName: string, label: string): ApplicationVersion {
@@ -439,6 +486,7 @@ export abstract class EbLifecycle {
       DateUpdated: application.dateUpdated,
       Versions: [...application.versions.keys()],
       ConfigurationTemplates: [],
+      ResourceLifecycleConfig: describedLifecycle(application.resourceLifecycleConfig),
     };
   }
 

@@ -1,5 +1,6 @@
 import { queryService } from '../../protocol/query.ts';
 import { AwsServiceError, type LocalRequest, type LocalResponse } from '../../protocol/types.ts';
+import { describedLifecycle, lifecycleFromInput, updatedLifecycle } from './version-lifecycle.ts';
 import { EB_MESSAGES, EbLifecycle, type Environment, type EventSeverity, invalidValue, missing, type PendingOperation, SEVERITIES } from './lifecycle.ts';
 
 /** Elastic Beanstalk's Query-protocol operations (the wire): parameters in, the lifecycle's answers out. */
@@ -88,8 +89,17 @@ export abstract class EbWire extends EbLifecycle {
       CreateApplication: (input: Input) => {
         const name = required(input, 'ApplicationName');
         if (name.length > 100) throw invalidValue('Application name must be at most 100 characters.');
+        const lifecycle = input.ResourceLifecycleConfig === undefined ? undefined : updatedLifecycle(undefined, lifecycleFromInput(input.ResourceLifecycleConfig));
         this.createApplication(name, text(input, 'Description'));
-        return { Application: this.describeApplication(this.application(name)) };
+        const application = this.application(name);
+        if (lifecycle) application.resourceLifecycleConfig = lifecycle;
+        return { Application: this.describeApplication(application) };
+      },
+      UpdateApplicationResourceLifecycle: (input: Input) => {
+        const application = this.application(required(input, 'ApplicationName'));
+        if (input.ResourceLifecycleConfig === undefined) throw missing('ResourceLifecycleConfig');
+        this.updateResourceLifecycle(application.name, lifecycleFromInput(input.ResourceLifecycleConfig));
+        return { ApplicationName: application.name, ResourceLifecycleConfig: describedLifecycle(application.resourceLifecycleConfig) };
       },
       DescribeApplications: (input: Input) => {
         const names = list(input, 'ApplicationNames');
