@@ -4,7 +4,7 @@ import { projectRoot } from '../local/project-root.ts';
 import { GreenlightError } from '../shared/errors.ts';
 import { type Scenario, scenarios } from './commands/demo-scenarios.ts';
 import { watchExitCodes, watchExitHelp } from './commands/watch-exit.ts';
-import { runHandlersFromSources } from './handler-sources.ts';
+import { prepareForHandlers } from './handler-sources.ts';
 import { fail } from './output.ts';
 
 // Each command's module (and what it pulls in: the SDK clients, zod and the configuration loader, the
@@ -47,7 +47,8 @@ export async function main(argv: string[]): Promise<number> {
         'A --faults file holds the same keys, e.g.\n  failingImages: [hello-api:v1.3.0]\n  throttleRate: 0.2\n  busyEnvironments: { hello-api-prod: 120 }',
     )
     .action(async (options) => {
-      await runHandlersFromSources();
+      for (const path of ['config', 'data', 'faults'] as const) if (options[path]) options[path] = resolve(options[path]);
+      await prepareForHandlers();
       const { localCommand } = await import('./commands/local.ts');
       exitCode = await localCommand(options);
     });
@@ -93,9 +94,10 @@ export async function main(argv: string[]): Promise<number> {
       const scenario = options.broken ? 'broken' : options.multi ? 'multi' : options.promote ? 'promote' : options.scenario;
       const port = options.port === undefined ? undefined : Number(options.port);
       if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new InvalidArgumentError(`--port ${options.port} is not a TCP port number`);
-      await runHandlersFromSources();
+      const config = resolve(options.config);
+      await prepareForHandlers();
       const { demoCommand } = await import('./commands/demo.ts');
-      exitCode = await demoCommand({ scenario, config: options.config, port, approveAs: options.approveAs, fast: options.fast });
+      exitCode = await demoCommand({ scenario, config, port, approveAs: options.approveAs, fast: options.fast });
     });
 
   const urlOption = () => new Option('--url <url>', 'approval API URL (default: $GREENLIGHT_APPROVAL_URL)');

@@ -1,0 +1,120 @@
+// Benchmark section `cli` (issue 12): how long a user waits for `greenlight --help` and `greenlight plan`.
+//
+// The budgeted figures time the CLI as a user gets it: the project packed with `npm pack` (its `prepare`
+// builds dist/), the tarball installed with `npm install` into an empty folder, and
+// node_modules/.bin/greenlight run there, as a shell runs it. The plan is the one a user types,
+// `greenlight plan hello-api:v1.2.3` against the packaged greenlight.yml: it asks AWS nothing (only
+// --render does), so no network wait is in the figure. Context: the same commands from this checkout's
+// sources through tsx (the development path), via npx, and `node -e 0` (Node's own start).
+//
+// Each figure is the median of 10 fresh processes after one unmeasured run (the files in the page
+// cache, as for a user's second command).
+//
+//   node --import tsx bench/cli.ts          (or npm run bench -- --only cli)
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Figure, median, type Section } from './figures.ts';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const runs = 10;
+const budgetMs = 300;
+
+/** The environment of every timed run: no colours, and nothing that changes which configuration or build is used. */
+function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const { GREENLIGHT_CONFIG: _c, GREENLIGHT_USE_DIST: _d, AWS_ENDPOINT_URL: _e, ...env } = process.env;
+  return { ...env, NO_COLOR: '1', ...extra };
+}
+
+function run(file: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): { ms: number; stdout: string } {
+  const started = process.hrtime.bigint();
+  const child = spawnSync(file, args, { cwd: options.cwd, env: options.env ?? cleanEnv(), encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  if (child.status !== 0) throw new Error(`${file} ${args.join(' ')} exited ${child.status ?? child.signal}: ${child.stderr || child.error?.message}`);
+  return { ms, stdout: child.stdout };
+}
+
+/** Median wall time of `runs` fresh processes, after one unmeasured run. */
+function timed(file: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; expect?: string }): { median: number; min: number; max: number } {
+  const first = run(file, args, options);
+  if (options.expect && !first.stdout.includes(options.expect)) throw new Error(`${file} ${args.join(' ')} did not print "${options.expect}":\n${first.stdout}`);
+  const times = Array.from({ length: runs }, () => run(file, args, options).ms);
+  return { median: median(times), min: Math.min(...times), max: Math.max(...times) };
+}
+
+const round = (ms: number) => Math.round(ms);
+const spread = ({ min, max }: { min: number; max: number }) => `min ${round(min)}, max ${round(max)}`;
+
+interface Installed {
+  bin: string;
+  cwd: string;
+  tarballBytes: number;
+  installSeconds: number;
+}
+
+/** `npm pack` of this project (prepare builds dist/), installed with `npm install` into an empty folder. */
+function installPackage(dir: string): Installed {
+  const npm = (args: string[], cwd: string) => {
+    const child = spawnSync('npm', args, { cwd, encoding: 'utf8', env: cleanEnv({ npm_config_update_notifier: 'false' }) });
+    if (child.status !== 0) throw new Error(`npm ${args.join(' ')} failed (exit ${child.status ?? child.signal}):\n${child.stderr}`);
+  };
+  npm(['pack', '--pack-destination', dir], root);
+  const tarball = readdirSync(dir).find((name) => name.endsWith('.tgz'));
+  if (!tarball) throw new Error(`npm pack left no tarball in ${dir}`);
+  const cwd = join(dir, 'user');
+  mkdirSync(cwd);
+  writeFileSync(join(cwd, 'package.json'), `${JSON.stringify({ name: 'greenlight-user', private: true })}\n`);
+  const started = performance.now();
+  // --prefer-offline: the dependencies come from npm's cache when it has them; the bench times the CLI, not the registry.
+  npm(['install', '--prefer-offline', '--no-audit', '--no-fund', join(dir, tarball)], cwd);
+  return { bin: join(cwd, 'node_modules', '.bin', 'greenlight'), cwd, tarballBytes: statSync(join(dir, tarball)).size, installSeconds: (performance.now() - started) / 1000 };
+}
+
+export const section: Section = {
+  name: 'cli',
+  async measure(): Promise<Figure[]> {
+    const dir = mkdtempSync(join(tmpdir(), 'greenlight-bench-cli-'));
+    try {
+      const installed = installPackage(dir);
+      const shipped = { cwd: installed.cwd };
+      const plan = ['plan', 'hello-api:v1.2.3'];
+      const help = timed(installed.bin, ['--help'], { ...shipped, expect: 'Usage: greenlight' });
+      const planned = timed(installed.bin, plan, { ...shipped, expect: 'deploys application hello-api' });
+      const rendered = timed(installed.bin, [...plan, '--render', '--offline'], { ...shipped, expect: 'Bundle rendered' });
+      const validated = timed(installed.bin, ['validate'], { ...shipped, expect: 'is valid' });
+      const npx = timed('npx', ['greenlight', '--help'], { ...shipped, expect: 'Usage: greenlight' });
+      const node = timed(process.execPath, ['-e', '0'], shipped);
+      // The development path: this checkout's sources through tsx (what bin/greenlight.js runs while dist/ is stale).
+      const sources = { cwd: root, env: cleanEnv({ GREENLIGHT_USE_DIST: '0' }) };
+      const bin = join(root, 'bin', 'greenlight.js');
+      const devHelp = timed(process.execPath, [bin, '--help'], { ...sources, expect: 'Usage: greenlight' });
+      const devPlan = timed(process.execPath, [bin, ...plan], { ...sources, expect: 'deploys application hello-api' });
+
+      const how = `median of ${runs} fresh processes of node_modules/.bin/greenlight in a folder where the npm pack tarball was installed`;
+      return [
+        { name: 'greenlight --help (installed package)', value: round(help.median), unit: 'ms', budget: { max: budgetMs }, note: `${how}; ${spread(help)}` },
+        { name: 'greenlight plan hello-api:v1.2.3 (installed package)', value: round(planned.median), unit: 'ms', budget: { max: budgetMs }, note: `${how}; the packaged greenlight.yml; plan asks AWS nothing without --render; ${spread(planned)}` },
+        { name: 'greenlight plan … --render --offline (installed package)', value: round(rendered.median), unit: 'ms', note: `the bundle rendered with placeholder digests; ${spread(rendered)}` },
+        { name: 'greenlight validate (installed package)', value: round(validated.median), unit: 'ms', note: `every application, every bundle rendered; ${spread(validated)}` },
+        { name: 'npx greenlight --help (installed package)', value: round(npx.median), unit: 'ms', note: `npx adds npm's own start-up; ${spread(npx)}` },
+        { name: 'node -e 0', value: round(node.median), unit: 'ms', note: `Node's start-up on this machine, the floor of every figure above; ${spread(node)}` },
+        { name: 'greenlight --help (checkout sources, tsx)', value: round(devHelp.median), unit: 'ms', note: `development path: GREENLIGHT_USE_DIST=0 node bin/greenlight.js; ${spread(devHelp)}` },
+        { name: 'greenlight plan hello-api:v1.2.3 (checkout sources, tsx)', value: round(devPlan.median), unit: 'ms', note: `development path; ${spread(devPlan)}` },
+        { name: 'package tarball (npm pack)', value: Math.round(installed.tarballBytes / 1000), unit: 'KB', note: `dist/ plus what local and demo read at run time; npm install of it took ${installed.installSeconds.toFixed(1)} s (--prefer-offline)` },
+      ];
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const figures = await section.measure();
+  const width = Math.max(...figures.map((figure) => figure.name.length));
+  for (const figure of figures) {
+    const budget = figure.budget?.max === undefined ? '' : `  (budget ≤ ${figure.budget.max} ${figure.unit}: ${figure.value <= figure.budget.max ? 'ok' : 'MISSED'})`;
+    console.log(`${figure.name.padEnd(width)}  ${String(figure.value).padStart(6)} ${figure.unit}${budget}`);
+  }
+}
