@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The data that flows between the pipeline's states. Each Lambda parses its input with these schemas,

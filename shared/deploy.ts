@@ -1,34 +1,21 @@
 import type { ConfigurationOptionSetting, ElasticBeanstalkClient, EnvironmentDescription } from '@aws-sdk/client-elastic-beanstalk';
 import {
   AbortEnvironmentUpdateCommand,
-  DescribeEnvironmentsCommand,
   OperationInProgressException,
   UpdateEnvironmentCommand,
 } from '@aws-sdk/client-elastic-beanstalk';
 import type { ECRClient } from '@aws-sdk/client-ecr';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { storedSha256 } from './bundle/store.ts';
+import { storedSha256 } from './bundle/stored-sha256.ts';
 import type { StageDeployment, StoredBundle } from './contracts.ts';
-import { type PushedImage, type UpdatePermission, recordPendingUpdate, renewLease } from './environments/lease.ts';
+import { leaseSecondsFor, type PushedImage, type UpdatePermission, recordPendingUpdate, renewLease } from './environments/lease.ts';
 import { readLedger } from './environments/ledger.ts';
-import { BundleIntegrityError, EnvironmentNotFoundError, EnvironmentNotReadyError, SupersededError } from './errors.ts';
-import { verifyImagesExist } from './plan.ts';
+import { BundleIntegrityError, EnvironmentNotReadyError, SupersededError } from './errors.ts';
+import { alreadyDeployed, describeEnvironment } from './eb-environment.ts';
+import { verifyImagesExist } from './ecr-images.ts';
 
-/** The requestId of a deployment that found its version already running (an idempotent retry). */
-export const alreadyDeployed = 'already-deployed';
-
-/** The environment as EB describes it now, or EnvironmentNotFoundError when it is missing or terminated. */
-export async function describeEnvironment(eb: ElasticBeanstalkClient, application: string, environment: string): Promise<EnvironmentDescription> {
-  const { Environments = [] } = await eb.send(new DescribeEnvironmentsCommand({ ApplicationName: application, EnvironmentNames: [environment] }));
-  const found = Environments.find((env) => env.EnvironmentName === environment && env.Status !== 'Terminated');
-  if (!found) {
-    throw new EnvironmentNotFoundError(`Elastic Beanstalk environment ${environment} of application ${application} does not exist or is terminated`, {
-      application,
-      environment,
-    });
-  }
-  return found;
-}
+/** Reading an environment lives in eb-environment.ts (Check Health needs it without what deploying loads). */
+export { alreadyDeployed, describeEnvironment };
 
 function notReady(environment: string, status: string | undefined, cause?: unknown): EnvironmentNotReadyError {
   return new EnvironmentNotReadyError(
@@ -91,10 +78,8 @@ function window(startedAt: Date, seconds: number): { startedAt: string; deadline
   return { startedAt: startedAt.toISOString(), deadline: new Date(startedAt.getTime() + seconds * 1000).toISOString() };
 }
 
-/** How long a holder keeps an environment after starting an update: the health wait, a rollback's, and a margin. */
-export function leaseSecondsFor(healthTimeoutSeconds: number): number {
-  return 2 * healthTimeoutSeconds + 900;
-}
+/** How long a holder keeps an environment (in lease.ts: Acquire Environment needs it without EB and ECR). */
+export { leaseSecondsFor };
 
 function lostEnvironment(environment: string, versionLabel: string, holder: string | null, reason?: string): SupersededError {
   const why = reason ?? (holder ? `execution ${holder} holds it now` : 'our lease ran out');

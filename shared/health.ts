@@ -1,7 +1,7 @@
 import type { ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
 import { DescribeEnvironmentHealthCommand, DescribeEventsCommand, InvalidRequestException } from '@aws-sdk/client-elastic-beanstalk';
 import type { HealthPolicy, HealthReport, StageDeployment } from './contracts.ts';
-import { alreadyDeployed, describeEnvironment } from './deploy.ts';
+import { alreadyDeployed, describeEnvironment } from './eb-environment.ts';
 
 /** What one look at an environment saw, before any judgement. */
 export interface EnvironmentSnapshot {

@@ -3,7 +3,7 @@ import { DescribeExecutionCommand, ExecutionDoesNotExist, type SFNClient } from 
 import type { GreenlightConfig } from './config/schema.ts';
 import { ImagePush } from './contracts.ts';
 import { executionArn, executionName } from './naming.ts';
-import { type PushedImage, startPushExecution } from './trigger.ts';
+import { type PushedImage, startPushExecution } from './push-execution.ts';
 
 /** A push the reconciler started because no execution had handled it. */
 export interface ReconciledPush extends PushedImage {

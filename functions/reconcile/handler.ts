@@ -1,10 +1,14 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { loadConfig } from '../../shared/config/load.ts';
 import { reconcilerSettings } from '../../shared/config/schema.ts';
 import { reconcilePushes } from '../../shared/reconcile.ts';
-import { clients } from '../../shared/runtime/clients.ts';
+import { ecr } from '../../shared/runtime/clients/ecr.ts';
+import { sfn } from '../../shared/runtime/clients/sfn.ts';
 import { logger, taskHandler } from '../../shared/runtime/handler.ts';
 import { readSettings } from '../../shared/runtime/settings.ts';
+
+/** The SDK clients this function calls, and only those: each one loaded is cold-start time. */
+const clients = { ecr, sfn };
 
 const settings = readSettings(['configFile', 'stateMachineArn']);
 

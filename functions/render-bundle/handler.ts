@@ -1,10 +1,15 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { prepareRelease } from '../../shared/bundle/prepare.ts';
 import { loadConfig } from '../../shared/config/load.ts';
 import { Plan, PlannedStage } from '../../shared/contracts.ts';
-import { clients } from '../../shared/runtime/clients.ts';
+import { eb } from '../../shared/runtime/clients/eb.ts';
+import { ecr } from '../../shared/runtime/clients/ecr.ts';
+import { s3 } from '../../shared/runtime/clients/s3.ts';
 import { taskHandler } from '../../shared/runtime/handler.ts';
 import { readSettings } from '../../shared/runtime/settings.ts';
+
+/** The SDK clients this function calls, and only those: each one loaded is cold-start time. */
+const clients = { eb, ecr, s3 };
 
 const settings = readSettings(['configFile', 'bundleBucket']);
 

@@ -1,8 +1,14 @@
 import { ApprovalRequest, requestApproval } from '../../shared/approval/request.ts';
 import { loadConfig } from '../../shared/config/load.ts';
-import { clients } from '../../shared/runtime/clients.ts';
+import { cloudtrail } from '../../shared/runtime/clients/cloudtrail.ts';
+import { eb } from '../../shared/runtime/clients/eb.ts';
+import { s3 } from '../../shared/runtime/clients/s3.ts';
+import { sns } from '../../shared/runtime/clients/sns.ts';
 import { taskHandler } from '../../shared/runtime/handler.ts';
 import { readSettings } from '../../shared/runtime/settings.ts';
+
+/** The SDK clients this function calls, and only those: each one loaded is cold-start time. */
+const clients = { cloudtrail, eb, s3, sns };
 
 const settings = readSettings(['approvalsBucket', 'notificationTopicArn', 'configFile']);
 const { config } = loadConfig(settings.configFile);

@@ -1,10 +1,13 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ImagePush } from '../../shared/contracts.ts';
 import { loadConfig } from '../../shared/config/load.ts';
 import { resolvePlan } from '../../shared/plan.ts';
-import { clients } from '../../shared/runtime/clients.ts';
+import { ecr } from '../../shared/runtime/clients/ecr.ts';
 import { taskHandler } from '../../shared/runtime/handler.ts';
 import { readSettings } from '../../shared/runtime/settings.ts';
+
+/** The SDK clients this function calls, and only those: each one loaded is cold-start time. */
+const clients = { ecr };
 
 const settings = readSettings(['configFile']);
 

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { GreenlightError } from '../errors.ts';
 import { decide } from './decide.ts';
 import { arnMatches } from './principals.ts';

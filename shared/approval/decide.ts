@@ -1,7 +1,7 @@
 import type { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import type { SameRolePolicy } from '../config/schema.ts';
+import type { SameRolePolicy } from '../config/same-role-policy.ts';
 import {
   ApprovalAlreadyDecidedError,
   ApprovalExpiredError,

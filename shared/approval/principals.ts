@@ -1,4 +1,4 @@
-import type { SameRolePolicy } from '../config/schema.ts';
+import type { SameRolePolicy } from '../config/same-role-policy.ts';
 
 /** Whether an ARN matches an approver pattern (`*` any run of characters, `?` one), whole ARN. */
 export function arnMatches(pattern: string, arn: string): boolean {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { z } from 'zod';
-import { SameRolePolicy } from '../config/schema.ts';
+import * as z from 'zod';
+import { SameRolePolicy } from '../config/same-role-policy.ts';
 import { conditionFailed, readJsonObject } from '../s3-objects.ts';
 
 /** A deployment waiting for a person: what it is, where it goes, who may decide, until when. */

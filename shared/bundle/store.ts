@@ -1,9 +1,10 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { StoredBundle } from '../contracts.ts';
-import { isNotFound } from '../s3-objects.ts';
 import { bundleKey, versionLabel } from '../naming.ts';
-import { sha256Hex, zipBundle } from './zip.ts';
+import { sha256Hex } from './sha256.ts';
+import { storedSha256 } from './stored-sha256.ts';
+import { zipBundle } from './zip.ts';
 
 /** What to store: the rendered entries and what they were rendered for. */
 export interface StoreBundleInput {
@@ -43,17 +44,6 @@ export function pushedAtFromDescription(description: string | undefined): string
   return Number.isNaN(time.getTime()) ? undefined : time.toISOString();
 }
 
-
-/** The sha256 of the object stored under a key, or null when there is none. */
-export async function storedSha256(s3: S3Client, bucket: string, key: string): Promise<string | null> {
-  try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return sha256Hex((await object.Body?.transformToByteArray()) ?? new Uint8Array());
-  } catch (error) {
-    if (isNotFound(error)) return null;
-    throw error;
-  }
-}
 
 /**
  * Stores a bundle under its content address (safe to retry). An object already there is reused only

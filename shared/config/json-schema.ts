@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { GreenlightConfig } from './schema.ts';
 
 /** The configuration's JSON Schema as an editor sees the file: inputs, before defaults and conversions. */

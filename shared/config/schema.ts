@@ -1,6 +1,7 @@
 import picomatch from 'picomatch';
-import { z } from 'zod';
+import * as z from 'zod';
 import { tagRuleProblem } from '../tag-policy.ts';
+import { SameRolePolicy } from './same-role-policy.ts';
 
 /** A duration such as `90s`, `20m`, `72h` or `7d`, turned into seconds; never zero. */
 export const Duration = z
@@ -40,13 +41,8 @@ const ArnPattern = z
   .string()
   .regex(/^arn:aws[a-z-]*:(iam|sts)::(\d{12}|\*):[^\s]+$/, 'an approver is an IAM role, user or assumed-role ARN (globs allowed after the account)');
 
-/**
- * How two sessions of one IAM role compare when the approver is checked against the pushers.
- * `strict`: one role is one person (whoever may assume a role picks the session name);
- * `per-session`: session names tell people apart (only where an identity provider sets them).
- */
-export const SameRolePolicy = z.enum(['strict', 'per-session']);
-export type SameRolePolicy = z.infer<typeof SameRolePolicy>;
+/** How sessions of one role compare (its own module, so approval records load no tag-rule code). */
+export { SameRolePolicy };
 
 export const Approval = z.strictObject({
   approvers: z.array(ArnPattern).min(1, 'name at least one approver'),

@@ -2,6 +2,11 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { DeploymentFailedError, SupersededError } from '../errors.ts';
 import { type Claim, type DeployedRelease, type EnvironmentLedger, type PendingUpdate, changeLedger } from './ledger.ts';
 
+/** How long a holder keeps an environment after starting an update: the health wait, a rollback's, and a margin. */
+export function leaseSecondsFor(healthTimeoutSeconds: number): number {
+  return 2 * healthTimeoutSeconds + 900;
+}
+
 /** The push an execution deploys, as the ledger compares it. */
 export interface PushedImage {
   repository: string;

@@ -1,5 +1,5 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { z } from 'zod';
+import * as z from 'zod';
 import { TransientAwsError } from '../errors.ts';
 import { isLostRace, isNotFound } from '../s3-objects.ts';
 

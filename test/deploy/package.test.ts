@@ -282,6 +282,19 @@ describe('serverless package', () => {
     expect(files.some((file) => file.includes('node_modules/@aws-sdk'))).toBe(false);
   });
 
+  it('ships no source map and does not ask Node for one (cold-start time; names kept in the minified code instead)', () => {
+    for (const [id, fn] of ofType(main.resources, 'AWS::Lambda::Function')) {
+      expect(String(fn.Properties.Environment.Variables.NODE_OPTIONS ?? ''), id).not.toContain('--enable-source-maps');
+    }
+    const zips = readdirSync(main.dir).filter((file) => file.endsWith('.zip'));
+    expect(zips).toHaveLength(Object.keys(expectedActions).length);
+    for (const zip of zips) {
+      const files = Object.keys(unzipSync(readFileSync(join(main.dir, zip))));
+      expect(files.filter((file) => file.endsWith('/handler.js')), zip).toHaveLength(1);
+      expect(files.filter((file) => file.endsWith('.map')), zip).toEqual([]);
+    }
+  });
+
   it('uses the statemachine/ file as the definition, with each Lambda reference filled in by the framework', () => {
     const machine = main.resources.DeployPipeline;
     const [text, substitutions] = machine.Properties.DefinitionString['Fn::Sub'] as [string, Record<string, Json>];
