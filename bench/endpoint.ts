@@ -4,6 +4,7 @@
 //
 //   node --expose-gc --import tsx bench/endpoint.ts           (npm run bench -- --only endpoint)
 //   BENCH_ENDPOINT_DEPLOYMENTS=500 node --import tsx bench/endpoint.ts   (a shorter run)
+//   BENCH_ENDPOINT_PROFILE=out.cpuprofile …   (a CPU profile of the throughput run only, for DevTools)
 //
 // The workload: 100 applications, each with one repository and one environment (single stage). A
 // "lane" pushes a new image of its repository, waits until that push's execution has ended, and pushes
@@ -19,6 +20,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Session } from 'node:inspector/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
@@ -71,7 +73,7 @@ class Bench {
   readonly ecr: ECRClient;
 
   constructor(readonly stack: GreenlightLocal) {
-    this.ecr = new ECRClient({ endpoint: stack.endpoint, region: stack.aws.region, credentials: { accessKeyId: 'ci', secretAccessKey: 'ci-secret' }, maxAttempts: 1 });
+    this.ecr = new ECRClient({ endpoint: stack.endpoint, region: stack.aws.region, credentials: { accessKeyId: 'ci', secretAccessKey: 'ci-secret' } });
     stack.aws.bus.addRule({
       name: 'bench-execution-ends',
       pattern: { source: ['aws.states'], 'detail-type': ['Step Functions Execution Status Change'] },
@@ -101,8 +103,13 @@ class Bench {
     const application = `lane${lane}`;
     const tag = `v1.${++this.sequence}.0`;
     const sent = Date.now();
-    const pushed = await this.ecr.send(new PutImageCommand({ repositoryName: `${application}-web`, imageTag: tag, imageManifest: sampleManifest(`${application}:${this.sequence}`) }));
-    const digest = pushed.image!.imageId!.imageDigest!;
+    let digest: string;
+    try {
+      const pushed = await this.ecr.send(new PutImageCommand({ repositoryName: `${application}-web`, imageTag: tag, imageManifest: sampleManifest(`${application}:${this.sequence}`) }));
+      digest = pushed.image!.imageId!.imageDigest!;
+    } catch (error) {
+      return { status: `PutImage failed: ${(error as Error).message}` };
+    }
     const status = await this.end(executionName(application, { tag, digest }));
     if (!measureUpdate) return { status };
     const started = this.stack.aws.eb
@@ -159,6 +166,12 @@ export async function measureEndpoint(log: (line: string) => void = () => undefi
 
     // Throughput and memory: lanes push back to back; at each checkpoint the lanes drain, then GC and measure.
     const checkpoints = [0.25, 0.5, 0.75, 1].map((share) => Math.round(totalDeployments * share));
+    const profiler = process.env.BENCH_ENDPOINT_PROFILE ? new Session() : undefined;
+    if (profiler) {
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.start');
+    }
     const memory: Array<{ deployments: number; heap: number; rss: number }> = [];
     let done = 0;
     let launched = 0;
@@ -180,6 +193,11 @@ export async function measureEndpoint(log: (line: string) => void = () => undefi
       const usage = process.memoryUsage();
       memory.push({ deployments: done, heap: usage.heapUsed, rss: usage.rss });
       log(`${done} deployments: heap ${(usage.heapUsed / 2 ** 20).toFixed(1)} MiB, rss ${(usage.rss / 2 ** 20).toFixed(1)} MiB, ${(done / (activeMs / 1000)).toFixed(1)}/s`);
+    }
+    if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      writeFileSync(process.env.BENCH_ENDPOINT_PROFILE!, JSON.stringify(profile));
+      profiler.disconnect();
     }
     const heapSlope = slope(memory.map((m) => [m.deployments, m.heap])) / 1000;
     const rssSlope = slope(memory.map((m) => [m.deployments, m.rss])) / 1000;

@@ -19,7 +19,7 @@ import { LocalLambda } from './services/lambda.ts';
 import { LocalRegistry } from './services/registry.ts';
 import { LocalS3 } from './services/s3.ts';
 import { LocalSns } from './services/sns.ts';
-import { LocalStepFunctions, type SfnState } from './services/step-functions/service.ts';
+import { checkedKeepExecutions, LocalStepFunctions, type SfnState } from './services/step-functions/service.ts';
 
 export interface LocalAwsOptions {
   /** TCP port; 0 picks a free one (tests). */
@@ -129,6 +129,8 @@ export class LocalAws {
   private host = '127.0.0.1';
 
   constructor(options: LocalAwsOptions = {}) {
+    // Checked before anything is made (the S3 folder), so a wrong value leaves nothing behind.
+    if (options.keepExecutions !== undefined) checkedKeepExecutions(options.keepExecutions);
     this.region = options.region ?? 'us-east-1';
     this.accountId = options.accountId ?? '000000000000';
     // A private deep copy: another endpoint in this process, or the caller's object, never shares a knob.

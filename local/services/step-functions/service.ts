@@ -22,6 +22,12 @@ export interface SfnState {
 /** How many finished executions the endpoint keeps when not told (`greenlight local --keep-executions`). */
 export const defaultKeepExecutions = 1000;
 
+/** A keepExecutions setting, checked: a whole number of at least 1 (a finished execution is read right after it ends). */
+export function checkedKeepExecutions(value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`keepExecutions must be a whole number of at least 1, not ${value}`);
+  return value;
+}
+
 interface StateMachineRecord {
   stateMachineArn: string;
   name: string;
@@ -101,8 +107,7 @@ export class LocalStepFunctions {
   private validationCount = 0;
 
   constructor(private readonly deps: LocalStepFunctionsDeps) {
-    this.keep = deps.keepExecutions ?? defaultKeepExecutions;
-    if (!Number.isInteger(this.keep) || this.keep < 1) throw new Error(`keepExecutions must be a whole number of at least 1, not ${this.keep}`);
+    this.keep = checkedKeepExecutions(deps.keepExecutions ?? defaultKeepExecutions);
   }
 
   /** How many finished executions are kept (older ones are dropped). */
