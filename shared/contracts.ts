@@ -75,6 +75,23 @@ export type VersionStatus = z.infer<typeof VersionStatus>;
 /** The pushed image as the environment ledger compares pushes (newest wins per repository). */
 export const PushedImage = z.object({ repository: z.string(), digest: z.string(), tag: z.string(), pushedAt: z.string() });
 
+/**
+ * When the state machine looks at health next (shared/health-schedule.ts): what the environment's
+ * recent updates took (waited and clock seconds), how long was waited and how long it has been by
+ * this look, and the next Wait's seconds.
+ */
+export const LookPlan = z.object({
+  expectedSeconds: z.number().nonnegative().nullable(),
+  expectedClockSeconds: z.number().nonnegative().nullable(),
+  waitedSeconds: z.number().nonnegative(),
+  clockSeconds: z.number(),
+  nextSeconds: z.number().int().nonnegative(),
+});
+export type LookPlan = z.infer<typeof LookPlan>;
+
+/** How long one successful update took to be healthy: clock seconds, and the state machine's waited seconds. */
+export const LearnedUpdate = z.object({ seconds: z.number().nonnegative(), waitedSeconds: z.number().nonnegative() });
+
 /** What Deploy started: enough to check health and to roll back. */
 export const StageDeployment = z.object({
   application: z.string(),
@@ -84,6 +101,8 @@ export const StageDeployment = z.object({
   requestId: z.string(),
   startedAt: z.string(),
   deadline: z.string(),
+  /** The first look (absent on an already-deployed stage, which is not looked at). */
+  look: LookPlan.optional(),
 });
 export type StageDeployment = z.infer<typeof StageDeployment>;
 
@@ -102,12 +121,14 @@ export const HealthReport = z.object({
   /** Why it is not healthy, in EB's own words (health causes and ERROR events of our request). */
   causes: z.array(z.string()),
   checkedAt: z.string(),
+  /** The next look; `learned`: how long the update took, once healthy (else null). */
+  look: LookPlan.extend({ learned: LearnedUpdate.nullable() }).optional(),
 });
 export type HealthReport = z.infer<typeof HealthReport>;
 
 /**
  * One step of a deployment as a person reads it: a Task or Fail state, with the polls of a loop
- * (Check Health every 15 s, Acquire Environment while another push holds it) merged into one step.
+ * (Check Health on its look schedule, Acquire Environment while another push holds it) merged into one step.
  */
 export const TimelineStep = z.object({
   name: z.string(),
@@ -187,7 +208,7 @@ export type Timeline = z.infer<typeof Timeline>;
 export const StepError = z.object({ Error: z.string(), Cause: z.string().optional() });
 export type StepError = z.infer<typeof StepError>;
 
-/** A stage's approval: `not-required` (the Pass state), or a person's decision as the approval API sent it. */
+/** A stage's approval: `not-required` (set when the stage starts, see Deploy Stages' ItemSelector), or a person's decision as the approval API sent it. */
 export const ApprovalDecision = z.object({
   decision: z.enum(['not-required', 'approve', 'reject']),
   approver: z.string().optional(),

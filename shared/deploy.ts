@@ -10,6 +10,7 @@ import { storedSha256 } from './bundle/stored-sha256.ts';
 import type { StageDeployment, StoredBundle } from './contracts.ts';
 import { leaseSecondsFor, type PushedImage, type UpdatePermission, recordPendingUpdate, renewLease } from './environments/lease.ts';
 import { readLedger } from './environments/ledger.ts';
+import { firstLook } from './health-schedule.ts';
 import { BundleIntegrityError, EnvironmentNotReadyError, SupersededError } from './errors.ts';
 import { alreadyDeployed, describeEnvironment } from './eb-environment.ts';
 import { verifyImagesExist } from './ecr-images.ts';
@@ -123,6 +124,8 @@ export async function deployRelease(
   if (ledger.lease?.holder !== execution) throw lostEnvironment(environment, versionLabel, ledger.lease?.holder ?? null);
   const base = { application, environment, versionLabel };
 
+  // The health checks' first look: about as long as this environment's recent updates took.
+  const look = firstLook(ledger.learnedUpdates);
   let pending = ledger.lease.update?.kind === 'deploy' && ledger.lease.update.versionLabel === versionLabel ? ledger.lease.update : null;
   if (!pending) {
     const sameBytesRun = ledger.deployed?.bundleSha256 === release.sha256 && isReadyOn(env, ledger.deployed.versionLabel);
@@ -163,14 +166,14 @@ export async function deployRelease(
     if (permission.kind === 'resume') pending = permission.update;
   }
   if (pending) {
-    const resumed = { ...base, previousVersionLabel: pending.previousVersionLabel, ...window(new Date(pending.startedAt), input.healthTimeoutSeconds) };
+    const resumed = { ...base, previousVersionLabel: pending.previousVersionLabel, ...window(new Date(pending.startedAt), input.healthTimeoutSeconds), look };
     // The update reached EB before the step was cut short: follow it rather than start it again.
     if (env.VersionLabel === versionLabel) return { ...resumed, requestId: 'unknown' };
     requireReady(env, environment);
     return { ...resumed, requestId: await update(eb, application, environment, versionLabel, env.Status, input.environmentVariables) };
   }
   const requestId = await update(eb, application, environment, versionLabel, env.Status, input.environmentVariables);
-  return { ...base, previousVersionLabel: env.VersionLabel ?? null, requestId, ...window(now, input.healthTimeoutSeconds) };
+  return { ...base, previousVersionLabel: env.VersionLabel ?? null, requestId, ...window(now, input.healthTimeoutSeconds), look };
 }
 
 /**
@@ -197,8 +200,10 @@ export async function rollBack(
       { environment, versionLabel: deployment.versionLabel, running: env.VersionLabel },
     );
   }
-  const base = { application, environment, versionLabel: previous, previousVersionLabel: deployment.versionLabel };
-  if (isReadyOn(env, previous)) return { ...base, requestId: alreadyDeployed, ...window(now, seconds) };
+  // A rollback is an update too: its health is looked at on the environment's learned schedule.
+  const base = { application, environment, versionLabel: previous, previousVersionLabel: deployment.versionLabel, look: firstLook(ledger.learnedUpdates) };
+  // Back already: the first look at once.
+  if (isReadyOn(env, previous)) return { ...base, look: { ...base.look, nextSeconds: 0 }, requestId: alreadyDeployed, ...window(now, seconds) };
   if (env.AbortableOperationInProgress) {
     // Our own update is still rolling out (we hold the lease): stop it, and EB puts the previous version back.
     if (env.VersionLabel === deployment.versionLabel) await eb.send(new AbortEnvironmentUpdateCommand({ EnvironmentName: environment }));

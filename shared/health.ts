@@ -1,7 +1,8 @@
 import type { ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
 import { DescribeEnvironmentHealthCommand, DescribeEventsCommand, InvalidRequestException } from '@aws-sdk/client-elastic-beanstalk';
-import type { HealthPolicy, HealthReport, StageDeployment } from './contracts.ts';
+import type { HealthPolicy, HealthReport, LookPlan, StageDeployment } from './contracts.ts';
 import { alreadyDeployed, describeEnvironment } from './eb-environment.ts';
+import { afterLook, firstLook, learnedUpdate } from './health-schedule.ts';
 
 /** What one look at an environment saw, before any judgement. */
 export interface EnvironmentSnapshot {
@@ -51,10 +52,28 @@ function isNotSupported(error: unknown): boolean {
   return (error instanceof InvalidRequestException || e?.name === 'InvalidRequestException') && /not supported/i.test(e.message ?? '');
 }
 
+/**
+ * The look after this one: the waits so far and the next Wait's seconds, from the plan this look
+ * followed (the previous look's, or Deploy's first); and once healthy, how long the update took.
+ */
+export function nextLook(
+  report: HealthReport,
+  deployment: StageDeployment,
+  previous: HealthReport | null | undefined,
+  /** When EB last changed the environment (its DateUpdated): on a healthy look, when the update finished. */
+  updatedAt?: Date,
+): NonNullable<HealthReport['look']> {
+  const followed: LookPlan = previous?.look ?? deployment.look ?? firstLook([]);
+  const startedAt = Date.parse(deployment.startedAt);
+  const plan = afterLook(followed, (Date.parse(report.checkedAt) - startedAt) / 1000);
+  const doneClockSeconds = updatedAt ? (updatedAt.getTime() - startedAt) / 1000 : null;
+  return { ...plan, learned: report.verdict === 'healthy' ? learnedUpdate(followed, plan, doneClockSeconds) : null };
+}
+
 /** Looks at the environment once (status, enhanced health, ERROR events of our update) for the state machine's wait loop. */
 export async function checkHealth(
   { eb }: { eb: ElasticBeanstalkClient },
-  input: { deployment: StageDeployment; policy: HealthPolicy; now?: Date },
+  input: { deployment: StageDeployment; policy: HealthPolicy; previous?: HealthReport | null; now?: Date },
 ): Promise<HealthReport> {
   const { deployment } = input;
   const env = await describeEnvironment(eb, deployment.application, deployment.environment);
@@ -93,7 +112,8 @@ export async function checkHealth(
     healthCauses,
     errorEvents,
   };
-  return classifyHealth(snapshot, input.policy, deployment, input.now ?? new Date());
+  const report = classifyHealth(snapshot, input.policy, deployment, input.now ?? new Date());
+  return { ...report, look: nextLook(report, deployment, input.previous, env.DateUpdated) };
 }
 
 /** Why health could not be judged: the error of the last Check Health, as Step Functions caught it. */

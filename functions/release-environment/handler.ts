@@ -12,7 +12,7 @@ const settings = readSettings(['bundleBucket']);
 
 const Stage = { application: z.string(), environment: z.string(), execution: z.string() };
 const ReleaseInput = z.discriminatedUnion('outcome', [
-  z.object({ ...Stage, outcome: z.literal('deployed'), release: z.object({ versionLabel: z.string(), bundleSha256: z.string(), images: z.record(z.string(), z.string()) }) }),
+  z.object({ ...Stage, outcome: z.literal('deployed'), release: z.object({ versionLabel: z.string(), bundleSha256: z.string(), images: z.record(z.string(), z.string()) }), learned: z.object({ seconds: z.number().nonnegative(), waitedSeconds: z.number().nonnegative() }).nullable().optional() }),
   z.object({ ...Stage, outcome: z.literal('already-deployed') }),
   z.object({ ...Stage, outcome: z.literal('rolled-back'), failedImage: z.object({ repository: z.string(), digest: z.string() }) }),
   z.object({ application: z.string(), execution: z.string(), outcome: z.literal('abandoned'), stages: z.array(PlannedStage) }),

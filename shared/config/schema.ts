@@ -97,9 +97,16 @@ export const Stage = z.strictObject({
 
 export const HealthColour = z.enum(['Green', 'Yellow']);
 
+/**
+ * The longest a deployment (and then its rollback) may take to be healthy. Bounded so an execution's
+ * history stays far below Step Functions' 25,000 events however long the wait (see
+ * shared/health-schedule.ts: the looks back off to one every 5 minutes).
+ */
+export const maxHealthTimeoutSeconds = 12 * 3600;
+
 export const Health = z.strictObject({
   accept: z.array(HealthColour).min(1).default(['Green']),
-  timeout: Duration.prefault('20m'),
+  timeout: Duration.prefault('20m').refine((seconds) => seconds <= maxHealthTimeoutSeconds, 'a health timeout is at most 12h'),
 });
 
 export const Bundle = z.strictObject({

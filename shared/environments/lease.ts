@@ -1,5 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { DeploymentFailedError, SupersededError } from '../errors.ts';
+import { type LearnedUpdate, learnedUpdatesKept } from '../health-schedule.ts';
 import { type Claim, type DeployedRelease, type EnvironmentLedger, type PendingUpdate, changeLedger } from './ledger.ts';
 
 /** How long a holder keeps an environment after starting an update: the health wait, a rollback's, and a margin. */
@@ -176,7 +177,8 @@ export async function renewLease(
 
 /** How a holder leaves an environment. */
 export type ReleaseOutcome =
-  | { outcome: 'deployed'; release: Omit<DeployedRelease, 'execution' | 'at'> }
+  /** `learned`: how long our update took to be healthy, for the next update's first look. */
+  | { outcome: 'deployed'; release: Omit<DeployedRelease, 'execution' | 'at'>; learned?: LearnedUpdate | null }
   | { outcome: 'already-deployed' }
   | { outcome: 'rolled-back'; failedImage: { repository: string; digest: string } };
 
@@ -191,9 +193,16 @@ export async function releaseEnvironment(
   const at = (input.now ?? new Date()).toISOString();
   return changeLedger<{ released: boolean; environment: string }>(s3, input, (ledger) => {
     if (ledger.lease?.holder !== input.execution) return { next: null, result: { released: false, environment: input.environment } };
-    const carriedBefore = ledger.lease.update?.carriedBefore;
+    const ourUpdate = ledger.lease.update;
+    const carriedBefore = ourUpdate?.carriedBefore;
     ledger.lease = null;
-    if (input.outcome === 'deployed') ledger.deployed = { ...input.release, execution: input.execution, at };
+    if (input.outcome === 'deployed') {
+      ledger.deployed = { ...input.release, execution: input.execution, at };
+      // Only an update of ours that came out healthy teaches how long updates take here.
+      if (ourUpdate?.kind === 'deploy' && input.learned) {
+        ledger.learnedUpdates = [...ledger.learnedUpdates, input.learned].slice(-learnedUpdatesKept);
+      }
+    }
     if (input.outcome === 'rolled-back') {
       ledger.failed.push({ ...input.failedImage, execution: input.execution, at });
       // The images our failed update carried do not run: the floor goes back to what it was before it.

@@ -65,6 +65,11 @@ export const EnvironmentLedger = z.object({
   lease: Lease.nullable().default(null),
   deployed: DeployedRelease.nullable().default(null),
   failed: z.array(FailedImage).default([]),
+  /**
+   * How long greenlight's recent successful updates here took to be healthy (oldest first, at most
+   * learnedUpdatesKept): the health checks' first look waits about that long (shared/health-schedule.ts).
+   */
+  learnedUpdates: z.array(z.object({ seconds: z.number().nonnegative(), waitedSeconds: z.number().nonnegative() })).default([]),
 });
 export type EnvironmentLedger = z.infer<typeof EnvironmentLedger>;
 
@@ -80,7 +85,7 @@ export function ledgerKey(application: string, environment: string): string {
 
 /** An empty ledger: nothing claimed, nobody holds it, nothing deployed by greenlight yet. */
 export function emptyLedger(application: string, environment: string): EnvironmentLedger {
-  return { schemaVersion: 1, application, environment, claims: {}, carried: {}, lease: null, deployed: null, failed: [] };
+  return { schemaVersion: 1, application, environment, claims: {}, carried: {}, lease: null, deployed: null, failed: [], learnedUpdates: [] };
 }
 
 

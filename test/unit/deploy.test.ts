@@ -85,7 +85,21 @@ beforeEach(() => {
   eb.on(UpdateEnvironmentCommand).resolves({ $metadata: { requestId: 'req-1' } });
 });
 
+/** Nothing learned about the environment yet: the first look after 10 s. */
+const coldLook = { expectedSeconds: null, expectedClockSeconds: null, waitedSeconds: 0, clockSeconds: 0, nextSeconds: 10 };
+const learnedUpdates = [
+  { seconds: 310, waitedSeconds: 305 },
+  { seconds: 290, waitedSeconds: 288 },
+  { seconds: 300, waitedSeconds: 298 },
+];
+
 describe('deployRelease', () => {
+  it('plans the first look at health from how long the environment’s recent updates took (the median)', async () => {
+    storeLedger(ledger({ learnedUpdates }));
+    const deployment = await deployRelease(clients, input);
+    expect(deployment.look).toEqual({ expectedSeconds: 298, expectedClockSeconds: 300, waitedSeconds: 0, clockSeconds: 0, nextSeconds: 300 });
+  });
+
   it('updates the environment while it holds the lease and remembers the version that ran before', async () => {
     await expect(deployRelease(clients, input)).resolves.toEqual({
       application: 'api',
@@ -95,6 +109,7 @@ describe('deployRelease', () => {
       requestId: 'req-1',
       startedAt: '2025-03-01T12:00:00.000Z',
       deadline: '2025-03-01T12:10:00.000Z',
+      look: coldLook,
     });
     expect(eb).toHaveReceivedCommandWith(UpdateEnvironmentCommand, { ApplicationName: 'api', EnvironmentName: 'api-dev', VersionLabel: release.versionLabel });
     expect(eb).toHaveReceivedCommandTimes(UpdateEnvironmentCommand, 1);
@@ -194,6 +209,7 @@ describe('deployRelease', () => {
         requestId: 'unknown',
         startedAt: iso(-300),
         deadline: iso(300),
+        look: coldLook,
       });
       expect(eb).not.toHaveReceivedCommand(UpdateEnvironmentCommand);
       expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
@@ -431,8 +447,16 @@ describe('rollBack', () => {
       requestId: 'req-back',
       startedAt: '2025-03-01T12:00:00.000Z',
       deadline: '2025-03-01T12:10:00.000Z',
+      look: coldLook,
     });
     expect(eb).toHaveReceivedCommandWith(UpdateEnvironmentCommand, { ApplicationName: 'api', EnvironmentName: 'api-dev', VersionLabel: 'v1-aaa' });
+  });
+
+  it('looks at the rollback’s health on the environment’s learned schedule, at once when it is back already', async () => {
+    storeLedger(ledger({ learnedUpdates, lease: { holder: execution, acquiredAt: iso(-3600), expiresAt: iso(600), update: ours } }));
+    await expect(rollBack(clients, rollbackInput)).resolves.toMatchObject({ requestId: 'req-back', look: { expectedSeconds: 298, nextSeconds: 300 } });
+    environment({ Health: 'Green', VersionLabel: 'v1-aaa' });
+    await expect(rollBack(clients, rollbackInput)).resolves.toMatchObject({ requestId: 'already-deployed', look: { expectedSeconds: 298, nextSeconds: 0 } });
   });
 
   it('records the rollback in the ledger before calling UpdateEnvironment', async () => {

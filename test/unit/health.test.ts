@@ -128,6 +128,8 @@ describe('checkHealth', () => {
       versionLabel: 'v2-bbb',
       causes: ['Instance deployment failed.', 'Failed to deploy application.', '100 % of the requests are failing with HTTP 5xx.'],
       checkedAt: during.toISOString(),
+      // A deployment without a plan of its own looks as a first deployment does: 10 s, then growing.
+      look: { expectedSeconds: null, expectedClockSeconds: null, waitedSeconds: 10, clockSeconds: 300, nextSeconds: 10, learned: null },
     });
     expect(eb).toHaveReceivedCommandWith(DescribeEnvironmentHealthCommand, { EnvironmentName: 'api-dev', AttributeNames: ['All'] });
     expect(eb).toHaveReceivedCommandWith(DescribeEventsCommand, {
@@ -163,6 +165,44 @@ describe('checkHealth', () => {
     const call = eb.commandCalls(DescribeEventsCommand)[0];
     expect(call?.args[0].input).not.toHaveProperty('RequestId');
     expect(call?.args[0].input).toMatchObject({ EnvironmentName: 'api-dev', Severity: 'ERROR', StartTime: new Date(deployment.startedAt) });
+  });
+
+  describe('when to look next', () => {
+    const planned: StageDeployment = { ...deployment, look: { expectedSeconds: 290, expectedClockSeconds: 295, waitedSeconds: 0, clockSeconds: 0, nextSeconds: 292 } };
+    const updating = () => {
+      environment({ Status: 'Updating', Health: 'Grey', VersionLabel: 'v2-bbb', AbortableOperationInProgress: true, DateUpdated: new Date(deployment.startedAt) });
+      eb.on(DescribeEnvironmentHealthCommand).resolves({ HealthStatus: 'Info', Causes: [] });
+      eb.on(DescribeEventsCommand).resolves({ Events: [] });
+    };
+    const at = (seconds: number) => new Date(Date.parse(deployment.startedAt) + seconds * 1000);
+
+    it('follows Deploy’s plan at the first look, and aims at the expected time when it is early', async () => {
+      updating();
+      const report = await checkHealth(clients, { deployment: planned, policy, previous: null, now: at(293) });
+      expect(report.verdict).toBe('inProgress');
+      // 292 s waited in 293 s of clock: the expected 295 s (+2 s) is 4 s away.
+      expect(report.look).toEqual({ expectedSeconds: 290, expectedClockSeconds: 295, waitedSeconds: 292, clockSeconds: 293, nextSeconds: 4, learned: null });
+    });
+
+    it('adds up the waits from the previous look, and once healthy learns how long the update took from EB’s own date', async () => {
+      updating();
+      const previous = await checkHealth(clients, { deployment: planned, policy, previous: null, now: at(293) });
+      environment({ Status: 'Ready', Health: 'Green', VersionLabel: 'v2-bbb', DateUpdated: at(295.25) });
+      eb.on(DescribeEnvironmentHealthCommand).resolves({ HealthStatus: 'Ok', Causes: [] });
+      const report = await checkHealth(clients, { deployment: planned, policy, previous, now: at(297.5) });
+      expect(report.verdict).toBe('healthy');
+      // EB finished half way between the looks (293 s and 297.5 s of clock; 292 and 296 s waited).
+      expect(report.look).toMatchObject({ waitedSeconds: 296, clockSeconds: 297.5, learned: { seconds: 295.3, waitedSeconds: 294 } });
+    });
+
+    it('learns nothing from a look that is not healthy', async () => {
+      environment({ Status: 'Ready', Health: 'Red', VersionLabel: 'v2-bbb', DateUpdated: at(200) });
+      eb.on(DescribeEnvironmentHealthCommand).resolves({ HealthStatus: 'Severe', Causes: [] });
+      eb.on(DescribeEventsCommand).resolves({ Events: [] });
+      const report = await checkHealth(clients, { deployment: planned, policy, previous: null, now: at(293) });
+      expect(report.verdict).toBe('failed');
+      expect(report.look?.learned).toBeNull();
+    });
   });
 
   it('reports replaced when the environment settled on a version deployed after ours', async () => {

@@ -344,6 +344,35 @@ describe('releaseEnvironment', () => {
     expect(written()).toMatchObject({ lease: null, deployed: previouslyDeployed, failed: [] });
   });
 
+  it('learns how long its healthy update took, keeping the newest 5', async () => {
+    const pending: PendingUpdate = { kind: 'deploy', versionLabel: 'v2-x', previousVersionLabel: 'v1-x', startedAt: iso(-300) };
+    const before = [1, 2, 3, 4, 5].map((i) => ({ seconds: 290 + i, waitedSeconds: 289 + i }));
+    storeLedger(ledger({ lease: liveLease('exec-b', pending), learnedUpdates: before }));
+    await releaseEnvironment(clients, { ...target, execution: 'exec-b', now, outcome: 'deployed', release, learned: { seconds: 301, waitedSeconds: 300 } });
+    expect(written().learnedUpdates).toEqual([...before.slice(1), { seconds: 301, waitedSeconds: 300 }]);
+  });
+
+  it('learns nothing from an update it did not make, a rollback, or already-deployed bytes', async () => {
+    const learnedUpdates = [{ seconds: 120, waitedSeconds: 118 }];
+    const learned = { seconds: 5, waitedSeconds: 5 };
+    // Healthy, but no update of ours was pending (a retried release after the intent was cleared).
+    storeLedger(ledger({ lease: liveLease('exec-b'), learnedUpdates }));
+    await releaseEnvironment(clients, { ...target, execution: 'exec-b', now, outcome: 'deployed', release, learned });
+    expect(written(0).learnedUpdates).toEqual(learnedUpdates);
+    const rollback: PendingUpdate = { kind: 'rollback', versionLabel: 'v1-x', previousVersionLabel: 'v2-x', startedAt: iso(-60) };
+    storeLedger(ledger({ lease: liveLease('exec-b', rollback), learnedUpdates }));
+    await releaseEnvironment(clients, { ...target, execution: 'exec-b', now, outcome: 'rolled-back', failedImage: { repository: 'shop-server', digest: newer.digest } });
+    expect(written(1).learnedUpdates).toEqual(learnedUpdates);
+    await releaseEnvironment(clients, { ...target, execution: 'exec-b', now, outcome: 'already-deployed' });
+    expect(written(2).learnedUpdates).toEqual(learnedUpdates);
+  });
+
+  it('reads a ledger written before it learned durations as having learned none', async () => {
+    const { learnedUpdates: _, ...old } = ledger();
+    s3.on(GetObjectCommand).resolves(stored(old as EnvironmentLedger));
+    await expect(readLedger(clients.s3, bucket, 'shop', 'shop-dev')).resolves.toMatchObject({ ledger: { learnedUpdates: [] } });
+  });
+
   it('leaves the ledger alone for an execution that does not hold the lease', async () => {
     storeLedger(ledger({ lease: liveLease('exec-c') }));
     await expect(releaseEnvironment(clients, { ...target, execution: 'exec-b', now, outcome: 'deployed', release })).resolves.toEqual({ released: false, environment: 'shop-dev' });

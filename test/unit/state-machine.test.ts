@@ -64,6 +64,24 @@ describe('the state machine file', () => {
     }
   });
 
+  it('looks at health on the learned schedule: every health Wait takes its seconds from the step before it, every Check Health its previous look', () => {
+    const states = Object.fromEntries(allStates(definition));
+    const wait = (name: string) => states[name] as { Type: string; SecondsPath?: string; Seconds?: number; Next?: string };
+    expect(wait('Wait For Health')).toMatchObject({ Type: 'Wait', SecondsPath: '$.deployment.look.nextSeconds', Next: 'Check Health' });
+    expect(wait('Wait To Look Again')).toMatchObject({ Type: 'Wait', SecondsPath: '$.health.look.nextSeconds', Next: 'Check Health' });
+    expect(wait('Wait For Rollback')).toMatchObject({ Type: 'Wait', SecondsPath: '$.rollback.deployment.look.nextSeconds', Next: 'Check Rollback Health' });
+    expect(wait('Wait To Look At Rollback Again')).toMatchObject({ Type: 'Wait', SecondsPath: '$.rollbackHealth.look.nextSeconds', Next: 'Check Rollback Health' });
+    expect(states['Check Health']?.Parameters).toMatchObject({ 'deployment.$': '$.deployment', 'previous.$': '$.health' });
+    expect(states['Check Rollback Health']?.Parameters).toMatchObject({ 'deployment.$': '$.rollback.deployment', 'previous.$': '$.rollbackHealth' });
+    // No look has been made when a stage starts (the previous look is null), and a stage needs no approval unless asked.
+    expect(states['Deploy Stages']?.ItemSelector).toMatchObject({ health: null, rollbackHealth: null, approval: { decision: 'not-required' } });
+    // What the update took is learned when the environment is released healthy.
+    expect(states['Release Environment']?.Parameters).toMatchObject({ 'learned.$': '$.health.look.learned' });
+    const choices = (name: string) => ((states[name]?.Choices ?? []) as Array<{ StringEquals?: string; Next: string }>).map((c) => [c.StringEquals, c.Next]);
+    expect(choices('Healthy?')).toContainEqual(['inProgress', 'Wait To Look Again']);
+    expect(choices('Rolled Back?')).toContainEqual(['inProgress', 'Wait To Look At Rollback Again']);
+  });
+
   it('has a top-level timeout and Title Case state names', () => {
     expect(raw.TimeoutSeconds).toBeGreaterThan(0);
     for (const [name] of allStates(definition)) expect(name, name).toMatch(/^[A-Z][A-Za-z]*( [A-Z][A-Za-z]*)*\??$/);

@@ -72,10 +72,29 @@ export function scaledDefinition(machine: AslMachine, scale: number): AslMachine
   if (scale === 1) return copy;
   for (const [, state] of allStates(copy)) {
     if (state.Type === 'Wait' && typeof state.Seconds === 'number') state.Seconds *= scale;
+    if (state.Type === 'Wait' && typeof state.SecondsPath === 'string') scaledSecondsPathWait(state, scale);
     for (const retrier of state.Retry ?? []) {
       retrier.IntervalSeconds = (retrier.IntervalSeconds ?? defaultIntervalSeconds) * scale;
       if (typeof retrier.MaxDelaySeconds === 'number') retrier.MaxDelaySeconds *= scale;
     }
   }
   return copy;
+}
+
+/** The resource of a Wait state whose SecondsPath the runner cannot scale: the endpoint waits it out (execution.ts). */
+export const scaledWaitResource = 'greenlight:local:scaled-wait';
+
+/**
+ * A SecondsPath Wait's seconds are known only when it runs, and the runner sleeps them as given: the
+ * state becomes a Task that the endpoint runs by sleeping seconds × scale, passing its input through,
+ * and whose history events still read as a Wait state's.
+ */
+function scaledSecondsPathWait(state: AslState, scale: number): void {
+  const path = state.SecondsPath as string;
+  delete state.SecondsPath;
+  state.Type = 'Task';
+  state.Resource = scaledWaitResource;
+  state.Parameters = { 'seconds.$': path, scale };
+  state.ResultPath = null;
+  state.TimeoutSeconds = 24 * 86400; // below Node's timer limit; the Wait itself has no timeout
 }

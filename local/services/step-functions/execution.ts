@@ -1,7 +1,7 @@
 import '../../polyfills.ts';
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import type { LocalLambda } from '../lambda.ts';
-import { type AslMachine, type AslState, allStates, scaledDefinition } from './definition.ts';
+import { type AslMachine, type AslState, allStates, scaledDefinition, scaledWaitResource } from './definition.ts';
 import { type ExecutionHistory, type HistoryEvent, json, maxHistoryEvents, stateEventType } from './history.ts';
 import type { TaskOutcome, TaskTokens } from './task-tokens.ts';
 
@@ -116,6 +116,8 @@ export function startExecution(record: ExecutionRecord, runnable: RunnableMachin
   };
 
   const waitingTokens = new Map<string, Set<string>>();
+  const scaledWaits = new Set(runnable.states.filter(([, s]) => s.Resource === scaledWaitResource).map(([name]) => name));
+  const typeOf = (state: { name: string; type: string }) => (scaledWaits.has(state.name) ? 'Wait' : state.type);
   const taskResourceLocalHandlers = Object.fromEntries(
     runnable.states.filter(([, s]) => s.Type === 'Task').map(([name, state]) => [name, (input: unknown) => runTask(name, state, input)]),
   );
@@ -126,10 +128,18 @@ export function startExecution(record: ExecutionRecord, runnable: RunnableMachin
     const { input, timeoutSeconds } = withoutTimeoutField(effectiveInput);
     if (timeoutSeconds !== undefined) state = { ...state, TimeoutSeconds: timeoutSeconds };
     const resource = state.Resource ?? '';
+    if (resource === scaledWaitResource) return scaledWait(input as { seconds: number; scale: number });
     if (resource.startsWith('arn:aws:states:::lambda:invoke')) return runIntegratedLambda(stateName, state, resource, input as Record<string, unknown>);
     if (/^arn:aws[a-z-]*:lambda:/.test(resource)) return runLambda(state, resource, input);
     add('TaskFailed', { taskFailedEventDetails: { resourceType: 'unknown', resource, error: 'States.Runtime', cause: `The local endpoint does not run the resource ${resource}` } });
     throw new TaskError('States.Runtime', `The local endpoint does not run the resource ${resource}`);
+  }
+
+  /** A SecondsPath Wait (see scaledSecondsPathWait): its seconds at the wait scale, as a Wait with Seconds runs. */
+  async function scaledWait({ seconds, scale }: { seconds: number; scale: number }): Promise<unknown> {
+    if (!Number.isInteger(seconds) || seconds < 0) throw new TaskError('States.Runtime', `SecondsPath must name a non-negative integer, not ${json(seconds)}`);
+    await new Promise((resolve) => setTimeout(resolve, seconds * scale * 1000).unref());
+    return {};
   }
 
   async function runLambda(state: AslState, resource: string, input: unknown): Promise<unknown> {
@@ -207,7 +217,7 @@ export function startExecution(record: ExecutionRecord, runnable: RunnableMachin
           add('ExecutionStarted', { executionStartedEventDetails: { input: record.input, inputDetails: { truncated: false }, roleArn: deps.roleArn } });
           break;
         case 'StateEntered':
-          add(stateEventType(event.state.type, 'Entered'), { stateEnteredEventDetails: { name: event.state.name, input: json(event.state.input), inputDetails: { truncated: false } } });
+          add(stateEventType(typeOf(event.state), 'Entered'), { stateEnteredEventDetails: { name: event.state.name, input: json(event.state.input), inputDetails: { truncated: false } } });
           if (event.state.type === 'Map') {
             const items = Array.isArray(event.state.input) ? event.state.input.length : undefined;
             add('MapStateStarted', { mapStateStartedEventDetails: { length: items ?? 0 } });
@@ -215,7 +225,7 @@ export function startExecution(record: ExecutionRecord, runnable: RunnableMachin
           break;
         case 'StateExited':
           if (event.state.type === 'Map') add('MapStateSucceeded');
-          add(stateEventType(event.state.type, 'Exited'), { stateExitedEventDetails: { name: event.state.name, output: json(event.state.output), outputDetails: { truncated: false } } });
+          add(stateEventType(typeOf(event.state), 'Exited'), { stateExitedEventDetails: { name: event.state.name, output: json(event.state.output), outputDetails: { truncated: false } } });
           break;
         case 'StateFailed':
           if (event.state.type === 'Map') add('MapStateFailed');
