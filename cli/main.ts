@@ -32,6 +32,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--fast', 'test timings (EB updates in 0.3 s, Wait states at 1/100)')
     .option('--lambda-logs', 'print the handlers\u2019 structured logs')
     .option('--data <dir>', 'keep the state in DIR and take it back on the next start: repositories and layers, EB applications, versions and environments, S3 objects, executions and their histories (running ones end ABORTED)')
+    .option('--keep-executions <n>', 'finished executions kept, newest first (default 1000); older ones answer ExecutionDoesNotExist, as AWS after its 90 days, and their names stay taken')
     .option('--faults <file>', 'fault knobs from a YAML file (the keys GET /_greenlight/faults shows; flags below win over it)')
     .option('--fail-image <ref>', 'deployments of this image fail (Health Red, ERROR events, rollback): a repository, REPO:TAG or a digest; repeatable', (value: string, all: string[]) => [...all, value], [])
     .option('--busy <env=seconds>', 'the environment is busy (Updating, someone else\u2019s operation) for SECONDS from the start; repeatable', (value: string, all: string[]) => [...all, value], [])

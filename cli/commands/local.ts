@@ -48,11 +48,27 @@ export function faultsFromOptions(options: FaultOptions): FaultsChange {
   return parseFaultsChange({ ...fromFile, ...flags }, options.faults ? `${options.faults} and the flags` : 'the flags');
 }
 
+/**
+ * `--keep-executions N`: how many finished executions the endpoint keeps (older ones are dropped, as
+ * AWS forgets them after 90 days); undefined when not given. Returns a message when N is not a whole number ≥ 1.
+ */
+export function keepExecutionsOption(value: string | undefined): { keepExecutions?: number; error?: string } {
+  if (value === undefined) return {};
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isInteger(parsed) || parsed < 1) return { error: `--keep-executions ${value}: not a whole number of at least 1` };
+  return { keepExecutions: parsed };
+}
+
 /** `greenlight local`: the endpoint with the config's apps, environments and repositories, until interrupted. */
-export async function localCommand(options: { port: string; config: string; fast?: boolean; lambdaLogs?: boolean; data?: string } & FaultOptions): Promise<number> {
+export async function localCommand(options: { port: string; config: string; fast?: boolean; lambdaLogs?: boolean; data?: string; keepExecutions?: string } & FaultOptions): Promise<number> {
   const port = Number(options.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     process.stderr.write(`error: --port ${options.port} is not a TCP port number\n`);
+    return 2;
+  }
+  const { keepExecutions, error: keepError } = keepExecutionsOption(options.keepExecutions);
+  if (keepError) {
+    process.stderr.write(`error: ${keepError}\n`);
     return 2;
   }
   let change: FaultsChange;
@@ -73,6 +89,7 @@ export async function localCommand(options: { port: string; config: string; fast
       lambdaLogLevel: options.lambdaLogs ? 'INFO' : 'SILENT',
       schedules: true,
       ...(options.data ? { dataDir: options.data } : {}),
+      ...(keepExecutions === undefined ? {} : { keepExecutions }),
     });
   } catch (error) {
     const message = error instanceof DataDirError ? `--data ${options.data}: ${error.message}` : listenFailure(error, port);
@@ -121,6 +138,7 @@ export async function localCommand(options: { port: string; config: string; fast
       : 'empty: a first start';
     console.log(`  state         ${stack.aws.data.path} ${dim(`(${found})`)}`);
   }
+  console.log(`  executions    the newest ${stack.aws.sfn.keepExecutions} finished ones are kept ${dim('(--keep-executions; older ones answer ExecutionDoesNotExist, as AWS after 90 days)')}`);
   const knobs = describeFaults(change);
   console.log(`  faults        ${knobs || dim('none')}  ${dim(`(change while running: curl -X POST -H content-type:application/json -d '{"throttleRate":0.2}' ${endpoint}/_greenlight/faults)`)}`);
   for (const fn of stack.manifest.functions) {
