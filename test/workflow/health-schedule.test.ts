@@ -41,6 +41,8 @@ describe('looking at health on the environment’s learned schedule', () => {
     expect(deployed.deployment.look).toMatchObject({ expectedSeconds: learned.waitedSeconds, expectedClockSeconds: learned.seconds });
     expect(deployed.deployment.look.nextSeconds).toBeGreaterThan(100);
     expect(count(warm.history, 'Wait For Health')).toBe(1);
+    // A SecondsPath Wait is a Wait in the history, as on AWS (the endpoint runs it scaled).
+    expect(warm.history.find((e) => e.stateEnteredEventDetails?.name === 'Wait For Health')?.type).toBe('WaitStateEntered');
     // ...then at most two more looks, each a short wait (or one aimed at the expected time).
     const looks = exits(warm.history, 'Check Health').map((state) => state.health);
     expect(looks.length).toBeLessThanOrEqual(3);
