@@ -21,7 +21,7 @@
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -53,8 +53,9 @@ export interface BuildInfo {
 /**
  * Builds the CLI into `outdir` (default dist/ of the project). Written beside it first and then moved
  * in place, so a CLI starting meanwhile finds either the old build or the new one, not half of one.
+ * Returns what build.json holds and esbuild's metafile (which output imports what, and how).
  */
-export async function buildCli(outdir = join(root, 'dist')): Promise<BuildInfo> {
+export async function buildCli(outdir = join(root, 'dist')): Promise<BuildInfo & { metafile: Metafile }> {
   const startedAt = Date.now();
   const target = resolve(outdir);
   const staging = `${target}.building-${process.pid}`;
@@ -91,7 +92,7 @@ export async function buildCli(outdir = join(root, 'dist')): Promise<BuildInfo> 
     }
     renameSync(staging, target);
     rmSync(previous, { recursive: true, force: true });
-    return info;
+    return { ...info, metafile: result.metafile };
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }

@@ -8,14 +8,15 @@ import { type AuditRecord, auditKey } from '../../shared/audit.ts';
 import { rowFromTimeline, writeAuditIndex } from '../../shared/audit-index.ts';
 import { timelineFromRecord } from '../../shared/audit-read.ts';
 import { type Pipeline, digestOfSample, startPipeline } from '../workflow/harness.ts';
+import { runGreenlightWith } from './in-process.ts';
 
 /**
  * `greenlight report --html` over real audit records: deployments run through the local pipeline
  * (deployed, failed and rolled back, rejected, superseded), plus a hostile record and one from before
- * the period, read back by the CLI from the local audit bucket and opened in headless Chromium.
+ * the period, read back by the CLI (in this process, over the SDK like any user) from the local audit
+ * bucket and opened in headless Chromium.
  */
 const configPath = new URL('../fixtures/workflow.greenlight.yml', import.meta.url).pathname;
-const bin = new URL('../../bin/greenlight.js', import.meta.url).pathname;
 const chromium = ['chromium', 'chromium-browser'].find((name) => spawnSync(name, ['--version'], { stdio: 'ignore' }).status === 0);
 
 let pipeline: Pipeline;
@@ -24,7 +25,7 @@ let expectedIds: string[];
 const hostileId = 'hello-api-hostile-0000000000000001';
 const oldId = 'hello-api-v0-0-1-before-the-period';
 
-/** Runs a command without blocking this process (the local endpoint serves the CLI from here). */
+/** Runs Chromium without blocking this process. */
 function run(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(file, args, { encoding: 'utf8', timeout: 90_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1', ...env } }, (error, stdout, stderr) => {
@@ -33,15 +34,18 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise
   });
 }
 
-/** The CLI as a user runs it against `greenlight local` (only AWS_ENDPOINT_URL set: the local bucket name is the default). */
+/** The CLI as a user runs it against `greenlight local` (only AWS_ENDPOINT_URL set: the local bucket name is the default), in this process. */
 function greenlight(...args: string[]) {
-  return run(process.execPath, [bin, ...args], {
-    AWS_ENDPOINT_URL: pipeline.stack.endpoint,
-    AWS_REGION: pipeline.stack.aws.region,
-    AWS_ACCESS_KEY_ID: 'ci',
-    AWS_SECRET_ACCESS_KEY: 'ci-secret',
-    GREENLIGHT_AUDIT_BUCKET: '',
-  });
+  return runGreenlightWith(
+    {
+      AWS_ENDPOINT_URL: pipeline.stack.endpoint,
+      AWS_REGION: pipeline.stack.aws.region,
+      AWS_ACCESS_KEY_ID: 'ci',
+      AWS_SECRET_ACCESS_KEY: 'ci-secret',
+      GREENLIGHT_AUDIT_BUCKET: '',
+    },
+    ...args,
+  );
 }
 
 function chromiumArgs(...extra: string[]): string[] {
@@ -137,13 +141,11 @@ describe('greenlight report --html', () => {
 
   it('names what is wrong: a period it cannot read, no bucket, a bucket that does not exist', async () => {
     const file = join(dir, 'never.html');
-    const [since, order, bucket, noBucket, noFile] = await Promise.all([
-      greenlight('report', '--html', file, '--since', 'last tuesday'),
-      greenlight('report', '--html', file, '--since', '2026-12-01', '--until', '2026-11-01'),
-      greenlight('report', '--html', file, '--bucket', 'no-such-audit-bucket'),
-      run(process.execPath, [bin, 'report', '--html', file], { AWS_ENDPOINT_URL: '', GREENLIGHT_AUDIT_BUCKET: '' }),
-      greenlight('report'),
-    ]);
+    const since = await greenlight('report', '--html', file, '--since', 'last tuesday');
+    const order = await greenlight('report', '--html', file, '--since', '2026-12-01', '--until', '2026-11-01');
+    const bucket = await greenlight('report', '--html', file, '--bucket', 'no-such-audit-bucket');
+    const noBucket = await runGreenlightWith({ AWS_ENDPOINT_URL: '', GREENLIGHT_AUDIT_BUCKET: '' }, 'report', '--html', file);
+    const noFile = await greenlight('report');
     expect(since).toMatchObject({ code: 2, stderr: expect.stringContaining('--since "last tuesday" is neither a duration') });
     expect(order).toMatchObject({ code: 2, stderr: expect.stringContaining('is after --until') });
     expect(bucket).toMatchObject({ code: 1, stderr: expect.stringContaining('the audit bucket no-such-audit-bucket does not exist') });
