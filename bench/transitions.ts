@@ -4,8 +4,8 @@
 // Runs the real state machine and handlers on the local endpoint with time scaled: Wait states and
 // retries run at SCALE (default 1/50), EB's update takes 300 s × SCALE of real time, so every figure is
 // converted back to AWS seconds by dividing by SCALE. A first deployment (cold: nothing learned about
-// the environment yet) is reported as context; the second (warm: the first one's duration learned) is
-// held to the budgets. Detection delay = when the first Check Health that said healthy looked (its
+// the environment yet) is reported as context; the second (warm: the first one's duration learned),
+// third and fourth are held to the budgets, the worst of them. Detection delay = when the first Check Health that said healthy looked (its
 // report's checkedAt) minus when EB reported the update completed (its event's date), converted.
 // The Lambda time between looks is converted too (× 1/SCALE), so the figure is pessimistic.
 //
@@ -101,7 +101,14 @@ export async function measureTransitions(scale = Number(process.env.BENCH_TRANSI
     };
     // hello-api v0.x deploys to hello-api-dev only: a single-stage deployment.
     const cold = await deploy('v0.1.0');
-    const warm = await deploy('v0.2.0');
+    // The second deployment is the issue's case; two more show it was no lucky draw (the budgets hold the worst).
+    const warms = [await deploy('v0.2.0'), await deploy('v0.3.0'), await deploy('v0.4.0')];
+    const warm = warms[0]!;
+    const worst = {
+      transitions: Math.max(...warms.map((run) => run.transitions)),
+      detectionSeconds: Math.max(...warms.map((run) => run.detectionSeconds)),
+    };
+    const each = (pick: (run: Run) => number, digits = 0) => warms.map((run) => pick(run).toFixed(digits)).join(', ');
 
     // The longest history: the deployment waits out the longest health timeout, then so does its
     // rollback, each on the schedule that looks most often (over every expected duration, cold included).
@@ -113,11 +120,23 @@ export async function measureTransitions(scale = Number(process.env.BENCH_TRANSI
     const worstCase = Math.round(fixedEvents + 10 + 2 * mostLooks * perLook);
     const ratio = `1/${Math.round(1 / scale)}`;
     const figures: Figure[] = [
-      { name: 'state transitions, single stage, EB update 5 min (warm)', value: warm.transitions, unit: 'count', budget: { max: 30 }, note: `second deployment to the environment (first one's duration learned); ${warm.looks} looks at health; time scaled ${ratio}` },
-      { name: 'Green detected after EB reported it (warm)', value: Number(warm.detectionSeconds.toFixed(1)), unit: 's', budget: { max: 10 }, note: `first healthy Check Health minus EB's "update completed" event, converted from ${ratio} scale (Lambda time included ×${Math.round(1 / scale)})` },
-      { name: 'history events, single stage, EB update 5 min (warm)', value: warm.events, unit: 'count' },
-      { name: 'state transitions, single stage, EB update 5 min (cold)', value: cold.transitions, unit: 'count', note: `first deployment: nothing learned, looks every 10–30 s; ${cold.looks} looks` },
-      { name: 'Green detected after EB reported it (cold)', value: Number(cold.detectionSeconds.toFixed(1)), unit: 's', note: 'first deployment, looks grow to 30 s apart' },
+      {
+        name: 'state transitions, single stage, EB update 5 min (warm)',
+        value: worst.transitions,
+        unit: 'count',
+        budget: { max: 30 },
+        note: `worst of the 2nd, 3rd, 4th deployment to the environment (${each((run) => run.transitions)}; looks at health ${each((run) => run.looks)}); time scaled ${ratio}`,
+      },
+      {
+        name: 'Green detected after EB reported it (warm)',
+        value: Number(worst.detectionSeconds.toFixed(1)),
+        unit: 's',
+        budget: { max: 10 },
+        note: `worst of the 2nd–4th (${each((run) => run.detectionSeconds, 1)} s): first healthy Check Health minus EB's "update completed" event, converted from ${ratio} (Lambda time counted ×${Math.round(1 / scale)})`,
+      },
+      { name: 'history events, single stage, EB update 5 min (warm)', value: warm.events, unit: 'count', note: 'the 2nd deployment' },
+      { name: 'state transitions, single stage, EB update 5 min (cold)', value: cold.transitions, unit: 'count', note: `first deployment: nothing learned, looks 10–30 s apart; ${cold.looks} looks (issue 12 measured 74 with the fixed 15 s looks)` },
+      { name: 'Green detected after EB reported it (cold)', value: Number(cold.detectionSeconds.toFixed(1)), unit: 's', note: 'first deployment: looks grow to 30 s apart' },
       {
         name: `worst-case history events (health timeout ${maxHealthTimeoutSeconds / 3600} h, then rollback timeout)`,
         value: worstCase,

@@ -17,9 +17,10 @@
 /** The look schedule's constants, in seconds. */
 export const lookSchedule = {
   /** A look aimed at the expected time comes this long after it, so an update on time is seen at once. */
-  aimSeconds: 2,
-  /** Between looks around the expected time: Green is seen at most this long (plus one check) after EB reports it. */
-  shortSeconds: 6,
+  aimSeconds: 3,
+  /** Between looks around the expected time, growing by a second every 5 s late up to shortMaxSeconds: Green is seen at most that long (plus one check) after EB reports it. */
+  shortSeconds: 5,
+  shortMaxSeconds: 8,
   /** Short looks last this long past the expected time (a tenth of it for long updates, up to windowMaxSeconds) before backing off. */
   windowSeconds: 30,
   windowMaxSeconds: 120,
@@ -88,7 +89,7 @@ export function nextLookSeconds(plan: Pick<LookPlan, 'expectedSeconds' | 'expect
   if (early > 0) return clamp(Math.round(early * ratio), 1, s.maxSeconds);
   const late = (clockSeconds - expectedClock) * ratio;
   const window = clamp(Math.round((plan.expectedSeconds ?? 0) / 10), s.windowSeconds, s.windowMaxSeconds);
-  if (late <= window) return s.shortSeconds;
+  if (late <= window) return clamp(Math.round(s.shortSeconds + Math.max(0, late - s.aimSeconds) / 5), s.shortSeconds, s.shortMaxSeconds);
   // Far past the expected time: a quarter of how late it is (a 20-minute-late update is looked at every 5 minutes).
   return clamp(Math.round(late / 4), s.shortSeconds, s.maxSeconds);
 }

@@ -97,7 +97,7 @@ describe('deployRelease', () => {
   it('plans the first look at health from how long the environment’s recent updates took (the median)', async () => {
     storeLedger(ledger({ learnedUpdates }));
     const deployment = await deployRelease(clients, input);
-    expect(deployment.look).toEqual({ expectedSeconds: 298, expectedClockSeconds: 300, waitedSeconds: 0, clockSeconds: 0, nextSeconds: 300 });
+    expect(deployment.look).toEqual({ expectedSeconds: 298, expectedClockSeconds: 300, waitedSeconds: 0, clockSeconds: 0, nextSeconds: 301 });
   });
 
   it('updates the environment while it holds the lease and remembers the version that ran before', async () => {
@@ -454,7 +454,7 @@ describe('rollBack', () => {
 
   it('looks at the rollback’s health on the environment’s learned schedule, at once when it is back already', async () => {
     storeLedger(ledger({ learnedUpdates, lease: { holder: execution, acquiredAt: iso(-3600), expiresAt: iso(600), update: ours } }));
-    await expect(rollBack(clients, rollbackInput)).resolves.toMatchObject({ requestId: 'req-back', look: { expectedSeconds: 298, nextSeconds: 300 } });
+    await expect(rollBack(clients, rollbackInput)).resolves.toMatchObject({ requestId: 'req-back', look: { expectedSeconds: 298, nextSeconds: 301 } });
     environment({ Health: 'Green', VersionLabel: 'v1-aaa' });
     await expect(rollBack(clients, rollbackInput)).resolves.toMatchObject({ requestId: 'already-deployed', look: { expectedSeconds: 298, nextSeconds: 0 } });
   });

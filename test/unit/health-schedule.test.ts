@@ -19,13 +19,13 @@ function simulate(plan: LookPlan, doneAt: number, checkSeconds = 0.3): { looks: 
 
 describe('the first look', () => {
   it('waits about as long as the median of the updates learned, a little past it', () => {
-    expect(firstLook(learned(300, 290, 500))).toEqual({ expectedSeconds: 300, expectedClockSeconds: 300, waitedSeconds: 0, clockSeconds: 0, nextSeconds: 302 });
+    expect(firstLook(learned(300, 290, 500))).toEqual({ expectedSeconds: 300, expectedClockSeconds: 300, waitedSeconds: 0, clockSeconds: 0, nextSeconds: 303 });
     expect(firstLook(learned(100, 200)).expectedSeconds).toBe(150);
   });
 
   it('keeps the clock and the waited seconds apart (the local endpoint scales only the waits)', () => {
     const plan = firstLook([{ seconds: 6, waitedSeconds: 298.9 }]);
-    expect(plan).toMatchObject({ expectedSeconds: 298.9, expectedClockSeconds: 6, nextSeconds: 301 });
+    expect(plan).toMatchObject({ expectedSeconds: 298.9, expectedClockSeconds: 6, nextSeconds: 302 });
   });
 
   it('looks after 10 s when nothing is learned yet (a first deployment)', () => {
@@ -41,16 +41,17 @@ describe('the first look', () => {
 describe('the next look', () => {
   const plan = firstLook(learned(300));
 
-  it('looks again every 6 s just after the expected time', () => {
-    expect(nextLookSeconds(plan, 302, 302)).toBe(6);
-    expect(nextLookSeconds(plan, 326, 326)).toBe(6);
+  it('looks again 5 s after a look just past the expected time, up to 8 s as it gets later', () => {
+    expect(nextLookSeconds(plan, 304, 304)).toBe(5);
+    expect(nextLookSeconds(plan, 310, 310)).toBe(6);
+    expect(nextLookSeconds(plan, 326, 326)).toBe(8);
   });
 
   it('aims at the expected clock time when the first look came early, through this execution’s ratio of waiting to clock', () => {
-    // 250 s waited took 260 s of clock: the expected 300 s (+2) is 42 clock seconds away, 40 waited seconds.
-    expect(nextLookSeconds(plan, 250, 260)).toBe(40);
+    // 250 s waited took 260 s of clock: the expected 300 s (+3) is 43 clock seconds away, 41 waited seconds.
+    expect(nextLookSeconds(plan, 250, 260)).toBe(41);
     // The local endpoint: waits at 1/50, the clock real; learned 6 s of clock.
-    expect(nextLookSeconds({ expectedSeconds: 298.9, expectedClockSeconds: 6 }, 290, 5.9)).toBe(7);
+    expect(nextLookSeconds({ expectedSeconds: 298.9, expectedClockSeconds: 6 }, 290, 5.9)).toBe(8);
   });
 
   it('backs off far past the expected time, a quarter of how late, to at most 5 minutes', () => {
@@ -68,15 +69,15 @@ describe('the next look', () => {
   });
 
   it('adds up the waits from look to look', () => {
-    const second = afterLook(plan, 302.4);
-    expect(second).toMatchObject({ waitedSeconds: 302, clockSeconds: 302.4, nextSeconds: 6 });
-    expect(afterLook(second, 308.7)).toMatchObject({ waitedSeconds: 308 });
+    const second = afterLook(plan, 304.4);
+    expect(second).toMatchObject({ waitedSeconds: 303, clockSeconds: 304.4, nextSeconds: 5 });
+    expect(afterLook(second, 309.7)).toMatchObject({ waitedSeconds: 308 });
   });
 });
 
 describe('a 5-minute update', () => {
-  it('learned: seen at the first look when on time, at most 10 s late and in a few looks when up to 8 s faster or 30 s slower', () => {
-    for (const doneAt of [292, 295, 300, 305, 310, 320, 330]) {
+  it('learned: seen at the first look when on time, at most 10 s late and in a few looks when up to 7 s faster or 30 s slower', () => {
+    for (const doneAt of [293, 295, 300, 305, 310, 320, 330]) {
       const { looks, lateSeconds } = simulate(firstLook(learned(300)), doneAt);
       expect(lateSeconds, `done at ${doneAt}`).toBeLessThanOrEqual(10);
       expect(looks, `done at ${doneAt}`).toBeLessThanOrEqual(6);
@@ -84,7 +85,7 @@ describe('a 5-minute update', () => {
     expect(simulate(firstLook(learned(300)), 300).looks).toBe(1);
     expect(simulate(firstLook(learned(300)), 305).looks).toBe(2);
     // Much faster than learned: seen at the first look, late by the difference (learned exactly for the next time).
-    expect(simulate(firstLook(learned(300)), 250)).toEqual({ looks: 1, lateSeconds: 52 });
+    expect(simulate(firstLook(learned(300)), 250)).toEqual({ looks: 1, lateSeconds: 53 });
   });
 
   it('cold: at most 16 looks and 30 s late', () => {
@@ -104,15 +105,15 @@ describe('learning how long an update took', () => {
   it('learns a faster update exactly even when the first look was already healthy', () => {
     const deployPlan = firstLook(learned(300));
     const look = afterLook(deployPlan, 302.3);
-    expect(learnedUpdate(deployPlan, look, 250)).toEqual({ seconds: 250, waitedSeconds: 249.8 });
+    expect(learnedUpdate(deployPlan, look, 250)).toEqual({ seconds: 250, waitedSeconds: 250.6 });
   });
 
   it('falls back on the look’s own time when EB’s date is missing or outside the wait', () => {
     const deployPlan = firstLook(learned(300));
     const look = afterLook(deployPlan, 302);
-    expect(learnedUpdate(deployPlan, look, null)).toEqual({ seconds: 302, waitedSeconds: 302 });
-    expect(learnedUpdate(deployPlan, look, -5)).toEqual({ seconds: 302, waitedSeconds: 302 });
-    expect(learnedUpdate(deployPlan, look, 400)).toEqual({ seconds: 302, waitedSeconds: 302 });
+    expect(learnedUpdate(deployPlan, look, null)).toEqual({ seconds: 302, waitedSeconds: 303 });
+    expect(learnedUpdate(deployPlan, look, -5)).toEqual({ seconds: 302, waitedSeconds: 303 });
+    expect(learnedUpdate(deployPlan, look, 400)).toEqual({ seconds: 302, waitedSeconds: 303 });
   });
 });
 

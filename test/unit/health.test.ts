@@ -180,8 +180,8 @@ describe('checkHealth', () => {
       updating();
       const report = await checkHealth(clients, { deployment: planned, policy, previous: null, now: at(293) });
       expect(report.verdict).toBe('inProgress');
-      // 292 s waited in 293 s of clock: the expected 295 s (+2 s) is 4 s away.
-      expect(report.look).toEqual({ expectedSeconds: 290, expectedClockSeconds: 295, waitedSeconds: 292, clockSeconds: 293, nextSeconds: 4, learned: null });
+      // 292 s waited in 293 s of clock: the expected 295 s (+3 s) is 5 s away.
+      expect(report.look).toEqual({ expectedSeconds: 290, expectedClockSeconds: 295, waitedSeconds: 292, clockSeconds: 293, nextSeconds: 5, learned: null });
     });
 
     it('adds up the waits from the previous look, and once healthy learns how long the update took from EB’s own date', async () => {
@@ -191,8 +191,8 @@ describe('checkHealth', () => {
       eb.on(DescribeEnvironmentHealthCommand).resolves({ HealthStatus: 'Ok', Causes: [] });
       const report = await checkHealth(clients, { deployment: planned, policy, previous, now: at(297.5) });
       expect(report.verdict).toBe('healthy');
-      // EB finished half way between the looks (293 s and 297.5 s of clock; 292 and 296 s waited).
-      expect(report.look).toMatchObject({ waitedSeconds: 296, clockSeconds: 297.5, learned: { seconds: 295.3, waitedSeconds: 294 } });
+      // EB finished half way between the looks (293 s and 297.5 s of clock; 292 and 297 s waited).
+      expect(report.look).toMatchObject({ waitedSeconds: 297, clockSeconds: 297.5, learned: { seconds: 295.3, waitedSeconds: 294.5 } });
     });
 
     it('learns nothing from a look that is not healthy', async () => {
