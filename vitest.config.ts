@@ -1,12 +1,38 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // Handlers read their settings from process.env at load: each test file gets its own process.
     pool: 'forks',
+    // Vitest's default (cores - 1) is one worker on a 2-core machine: every file ran after the other.
+    // Most files spend their time waiting on scaled timers, local sockets and child processes, so one
+    // worker more than cores keeps both cores busy (issue 12: npm test ≤ 60 s on 2 cores).
+    maxWorkers: availableParallelism() + 1,
     testTimeout: 60_000,
     hookTimeout: 60_000,
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          // Unit tests mock the SDK clients and keep no endpoint: their files share a worker and the
+          // modules it loaded (starting a process and loading the SDK per file was half their CPU).
+          isolate: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/unit/**'],
+          // Handlers read their settings from process.env at load, and each file starts its own
+          // endpoint: each file gets its own process.
+          isolate: true,
+        },
+      },
+    ],
   },
 });

@@ -25,13 +25,8 @@ function configPath() {
   return resolve(root, process.env.GREENLIGHT_CONFIG || 'greenlight.yml');
 }
 
-/**
- * The configuration as the one validator reads it (the zod schema of shared/config/schema.ts, with
- * every bundle file checked on disk), run in a child process because this file is CommonJS. Any
- * problem fails `serverless package` and `serverless deploy` here, while variables are resolved,
- * before anything is uploaded or changed in AWS; each problem is named with its path.
- */
-function validatedConfig(path) {
+/** The validator's report (shared/config/validation-report.ts), from scripts/validate-config.ts in a child process because this file is CommonJS. */
+function reportFromChild(path) {
   let output;
   try {
     output = execFileSync(process.execPath, ['--import', 'tsx', resolve(root, 'scripts/validate-config.ts'), path], {
@@ -43,7 +38,18 @@ function validatedConfig(path) {
   } catch (error) {
     throw new Error(`${path}: the configuration validator could not run (${error.stderr || error.message})`);
   }
-  const result = JSON.parse(output);
+  return JSON.parse(output);
+}
+
+/**
+ * The configuration as the one validator reads it (the zod schema of shared/config/schema.ts, with
+ * every bundle file checked on disk). Any problem fails `serverless package` and `serverless deploy`
+ * here, while variables are resolved, before anything is uploaded or changed in AWS; each problem is
+ * named with its path. A reader that already runs the validator in its own process (the local
+ * endpoint, local/serverless-manifest.ts) passes `validationReport` and spares the child process.
+ */
+function validatedConfig(path, validationReport) {
+  const result = typeof validationReport === 'function' ? validationReport(path) : reportFromChild(path);
   if (result.problems.length > 0) {
     const lines = result.problems.map((problem) => `${problem.path}: ${problem.message}`);
     throw new Error(`${path} is not a valid greenlight configuration (greenlight validate says the same):\n  - ${lines.join('\n  - ')}`);
@@ -155,9 +161,10 @@ function lifecycleSchedules(applications, settings) {
   return resources;
 }
 
-module.exports = () => {
+// The framework calls this with `{ options, resolveVariable }`; the local endpoint adds `validationReport`.
+module.exports = (context) => {
   const path = configPath();
-  const result = validatedConfig(path);
+  const result = validatedConfig(path, context?.validationReport);
   const { config, settings: validated } = result;
   const { applications } = config;
   const settings = { ...validated, reconcileRate: rateExpression(validated.reconciler.every) };

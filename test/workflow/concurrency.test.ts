@@ -14,15 +14,25 @@ import { type Finished, type Pipeline, digestOfSample, startPipeline, statesEnte
  */
 const configPath = new URL('../fixtures/workflow.greenlight.yml', import.meta.url).pathname;
 let pipeline: Pipeline;
+let waitScale: number;
 const seen = new Set<string>();
 
 beforeAll(async () => {
   pipeline = await startPipeline({ configPath });
+  waitScale = pipeline.stack.aws.faults.waitScale;
 });
 afterAll(() => pipeline?.close());
 afterEach(() => {
-  Object.assign(pipeline.stack.aws.faults, { ebUpdateSeconds: 0.3, ebVersionProcessingSeconds: 0.05, throttleRate: 0, dropEcrEvents: 0, lambdaTimeouts: {}, failingImages: [] });
+  Object.assign(pipeline.stack.aws.faults, { ebUpdateSeconds: 0.3, ebVersionProcessingSeconds: 0.05, throttleRate: 0, dropEcrEvents: 0, lambdaTimeouts: {}, failingImages: [], waitScale });
 });
+
+/**
+ * The audit retry waits 5 s doubling over 8 attempts (about 21 minutes in AWS, 6–13 s at the tests'
+ * 0.01): tests that exhaust it run at a tenth of that, the same retries and outcome in less time.
+ */
+const exhaustAuditRetriesQuickly = () => {
+  pipeline.stack.aws.faults.waitScale = 0.001;
+};
 
 /** Executions started since the last call, finished. */
 async function newExecutions(): Promise<Finished[]> {
@@ -357,6 +367,7 @@ describe('failures after a side effect', () => {
   });
 
   it('keeps a healthy deployment SUCCEEDED when the audit write fails for good', async () => {
+    exhaustAuditRetriesQuickly();
     pipeline.stack.aws.faults.lambdaTimeouts = { recordAudit: 100 };
     const run = await pipeline.deploy('hello-api', 'v0.22.0');
     pipeline.stack.aws.faults.lambdaTimeouts = {};
