@@ -1,0 +1,94 @@
+// Test suite (issue 12): `npm test` (type check, lint, every vitest file) in at most 60 s on this
+// 2-core machine. It takes about a minute and loads both cores, so it runs only when asked:
+//   npm run bench -- --only test-suite     or     BENCH_TEST_SUITE=1 npm run bench
+//   node --import tsx bench/test-suite.ts  (standalone)
+// Otherwise the section reports the last measured run from bench/results/test-suite.json, labelled so.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Figure, Section } from './figures.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const resultFile = join(root, 'bench', 'results', 'test-suite.json');
+const budgetSeconds = 60;
+
+interface Run {
+  measuredAt: string;
+  wallSeconds: number;
+  /** CPU of npm test and every process it waited for (tsc, biome, vitest and its workers, spawned CLIs). */
+  cpuSeconds: number;
+  tests: string;
+  cpus: number;
+}
+
+/** CPU seconds (user + system) of the children this process has waited for (Linux /proc; clock ticks of 100 Hz). */
+function childrenCpuSeconds(): number {
+  try {
+    const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+    // After "pid (comm) ": field 3 (state) is index 0, so cutime (16) and cstime (17) are 13 and 14.
+    return (Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Runs npm test once, as CI does, and keeps the result for later reports. */
+function measure(): Run {
+  const cpuBefore = childrenCpuSeconds();
+  const started = performance.now();
+  const child = spawnSync('npm', ['test'], { cwd: root, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, CI: 'true', NO_COLOR: '1' } });
+  const wallSeconds = (performance.now() - started) / 1000;
+  const output = `${child.stdout}${child.stderr}`;
+  if (child.status !== 0) throw new Error(`npm test failed (exit ${child.status ?? child.signal}):\n${output.slice(-4000)}`);
+  const tests = /Tests\s+(\d+ passed[^\n]*)/.exec(output)?.[1]?.trim() ?? 'unknown';
+  const run: Run = { measuredAt: new Date().toISOString(), wallSeconds, cpuSeconds: childrenCpuSeconds() - cpuBefore, tests, cpus: cpus().length };
+  mkdirSync(dirname(resultFile), { recursive: true });
+  writeFileSync(resultFile, `${JSON.stringify(run, null, 2)}\n`);
+  return run;
+}
+
+/** Asked for by `--only test-suite` (the runner's command line: this section runs in its child), BENCH_TEST_SUITE=1, or standalone. */
+function asked(standalone: boolean): boolean {
+  if (standalone || process.env.BENCH_TEST_SUITE === '1') return true;
+  try {
+    const parent = readFileSync(`/proc/${process.ppid}/cmdline`, 'utf8').split('\0');
+    const only = parent.indexOf('--only');
+    return only >= 0 && (parent[only + 1] ?? '').split(',').includes('test-suite');
+  } catch {
+    return false;
+  }
+}
+
+function figures(run: Run, fresh: boolean): Figure[] {
+  const when = fresh ? `measured now` : `LAST MEASURED ${run.measuredAt} (not rerun: --only test-suite or BENCH_TEST_SUITE=1 reruns it)`;
+  return [
+    {
+      name: 'npm test wall time',
+      value: Number(run.wallSeconds.toFixed(1)),
+      unit: 's',
+      budget: { max: budgetSeconds },
+      note: `${when}; tsc, biome lint and vitest run (${run.tests}) on ${run.cpus} cores`,
+    },
+    { name: 'npm test CPU time', value: Number(run.cpuSeconds.toFixed(1)), unit: 's', note: `${when}; user + system of every process npm test waited for` },
+  ];
+}
+
+async function measureSection(standalone = false): Promise<Figure[]> {
+  if (asked(standalone)) return figures(measure(), true);
+  if (!existsSync(resultFile)) {
+    console.error('test-suite: not measured yet (npm run bench -- --only test-suite measures it, about a minute)');
+    return [];
+  }
+  return figures(JSON.parse(readFileSync(resultFile, 'utf8')) as Run, false);
+}
+
+export const section: Section = { name: 'test-suite', measure: () => measureSection() };
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  for (const figure of await measureSection(true)) {
+    const budget = figure.budget?.max === undefined ? '' : ` (budget ≤ ${figure.budget.max} ${figure.unit})`;
+    console.log(`${figure.name}: ${figure.value} ${figure.unit}${budget} — ${figure.note ?? ''}`);
+  }
+}
