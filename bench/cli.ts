@@ -13,7 +13,7 @@
 //   node --import tsx bench/cli.ts          (or npm run bench -- --only cli)
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Figure, median, type Section } from './figures.ts';
@@ -42,6 +42,26 @@ function timed(file: string, args: string[], options: { cwd: string; env?: NodeJ
   if (options.expect && !first.stdout.includes(options.expect)) throw new Error(`${file} ${args.join(' ')} did not print "${options.expect}":\n${first.stdout}`);
   const times = Array.from({ length: runs }, () => run(file, args, options).ms);
   return { median: median(times), min: Math.min(...times), max: Math.max(...times) };
+}
+
+/**
+ * Median CPU time (user + sys) of `runs` fresh processes, read from bash's `times` (children's line):
+ * unlike wall time it barely moves when the machine is shared, so it shows whether a slow wall
+ * figure is the CLI's or the machine's. Undefined where bash is missing.
+ */
+function cpuTimed(file: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): number | undefined {
+  const seconds = (text: string) => {
+    const match = /^(\d+)m([\d.]+)s$/.exec(text);
+    return match ? Number(match[1]) * 60 + Number(match[2]) : Number.NaN;
+  };
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const child = spawnSync('bash', ['-c', '"$0" "$@" >/dev/null 2>&1; times', file, ...args], { cwd: options.cwd, env: options.env ?? cleanEnv(), encoding: 'utf8' });
+    const children = child.status === 0 ? child.stdout.trim().split('\n')[1]?.split(' ') : undefined;
+    if (children?.length !== 2) return undefined;
+    times.push((seconds(children[0]!) + seconds(children[1]!)) * 1000);
+  }
+  return median(times);
 }
 
 const round = (ms: number) => Math.round(ms);
@@ -86,13 +106,18 @@ export const section: Section = {
       const validated = timed(installed.bin, ['validate'], { ...shipped, expect: 'is valid' });
       const npx = timed('npx', ['greenlight', '--help'], { ...shipped, expect: 'Usage: greenlight' });
       const node = timed(process.execPath, ['-e', '0'], shipped);
+      const helpCpu = cpuTimed(installed.bin, ['--help'], shipped);
+      const planCpu = cpuTimed(installed.bin, plan, shipped);
+      const nodeCpu = cpuTimed(process.execPath, ['-e', '0'], shipped);
+      const load = loadavg()[0]!.toFixed(1);
       // The development path: this checkout's sources through tsx (what bin/greenlight.js runs while dist/ is stale).
       const sources = { cwd: root, env: cleanEnv({ GREENLIGHT_USE_DIST: '0' }) };
       const bin = join(root, 'bin', 'greenlight.js');
       const devHelp = timed(process.execPath, [bin, '--help'], { ...sources, expect: 'Usage: greenlight' });
       const devPlan = timed(process.execPath, [bin, ...plan], { ...sources, expect: 'deploys application hello-api' });
 
-      const how = `median of ${runs} fresh processes of node_modules/.bin/greenlight in a folder where the npm pack tarball was installed`;
+      const how = `median of ${runs} fresh processes of node_modules/.bin/greenlight in a folder where the npm pack tarball was installed; load average ${load} on ${cpus().length} cores`;
+      const cpu = (name: string, value: number | undefined, note: string): Figure[] => (value === undefined ? [] : [{ name, value: round(value), unit: 'ms', note: `CPU time (user + sys), median of ${runs}; ${note}` }]);
       return [
         { name: 'greenlight --help (installed package)', value: round(help.median), unit: 'ms', budget: { max: budgetMs }, note: `${how}; ${spread(help)}` },
         { name: 'greenlight plan hello-api:v1.2.3 (installed package)', value: round(planned.median), unit: 'ms', budget: { max: budgetMs }, note: `${how}; the packaged greenlight.yml; plan asks AWS nothing without --render; ${spread(planned)}` },
@@ -100,6 +125,9 @@ export const section: Section = {
         { name: 'greenlight validate (installed package)', value: round(validated.median), unit: 'ms', note: `every application, every bundle rendered; ${spread(validated)}` },
         { name: 'npx greenlight --help (installed package)', value: round(npx.median), unit: 'ms', note: `npx adds npm's own start-up; ${spread(npx)}` },
         { name: 'node -e 0', value: round(node.median), unit: 'ms', note: `Node's start-up on this machine, the floor of every figure above; ${spread(node)}` },
+        ...cpu('greenlight --help CPU (installed package)', helpCpu, 'what the wall figure is on an idle machine, give or take Node\u2019s threads'),
+        ...cpu('greenlight plan hello-api:v1.2.3 CPU (installed package)', planCpu, 'the same plan as above'),
+        ...cpu('node -e 0 CPU', nodeCpu, 'Node\u2019s own start-up'),
         { name: 'greenlight --help (checkout sources, tsx)', value: round(devHelp.median), unit: 'ms', note: `development path: GREENLIGHT_USE_DIST=0 node bin/greenlight.js; ${spread(devHelp)}` },
         { name: 'greenlight plan hello-api:v1.2.3 (checkout sources, tsx)', value: round(devPlan.median), unit: 'ms', note: `development path; ${spread(devPlan)}` },
         { name: 'package tarball (npm pack)', value: Math.round(installed.tarballBytes / 1000), unit: 'KB', note: `dist/ plus what local and demo read at run time; npm install of it took ${installed.installSeconds.toFixed(1)} s (--prefer-offline)` },
