@@ -10,7 +10,8 @@ import { fail } from './output.ts';
 // Each command's module (and what it pulls in: the SDK clients, zod and the configuration loader, the
 // whole local endpoint) is imported in its action, when that command runs: `greenlight --help` and
 // `greenlight plan` load only what they use. Nothing at the top of this file may import local/stack.ts,
-// local/services/*, cli/commands/<command>.ts or an @aws-sdk package.
+// local/services/*, cli/commands/<command>.ts or an @aws-sdk package (test/cli/package.test.ts checks the
+// build: nothing main.js loads before an action imports a package, a command module or local/).
 
 const defaultConfig = process.env.GREENLIGHT_CONFIG ? resolve(process.env.GREENLIGHT_CONFIG) : resolve(projectRoot, 'greenlight.yml');
 
