@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import {
   CloudTrailClient,
@@ -12,10 +12,11 @@ import { ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleManifest } from '../../local/services/ecr.ts';
 import { type LocalAws, startLocalAws } from '../../local/server.ts';
+import { installed } from '../tools.ts';
 
 const ci = { accessKeyId: 'ci', secretAccessKey: 'ci-secret' };
 const carol = { accessKeyId: 'carol', secretAccessKey: 'carol-secret' };
-const hasAwsCli = spawnSync('aws', ['--version'], { encoding: 'utf8' }).status === 0;
+const hasAwsCli = installed('aws');
 
 let aws: LocalAws;
 let cloudtrail: CloudTrailClient;

@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,10 +26,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { BusEvent } from '../../local/services/event-bus.ts';
 import { type LocalAws, startLocalAws } from '../../local/server.ts';
 import { writeOciLayout } from './oci-layout.ts';
+import { installed } from '../tools.ts';
 
 const run = promisify(execFile);
-const hasAwsCli = spawnSync('aws', ['--version'], { encoding: 'utf8' }).status === 0;
-const hasSkopeo = spawnSync('skopeo', ['--version'], { encoding: 'utf8' }).status === 0;
+const hasAwsCli = installed('aws');
+const hasSkopeo = installed('skopeo');
 const ci = { accessKeyId: 'ci', secretAccessKey: 'ci-secret' };
 const digestOf = (bytes: Buffer | string) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 

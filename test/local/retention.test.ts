@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,11 +17,12 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import { type LocalAws, startLocalAws } from '../../local/server.ts';
 import { projectRoot } from '../../local/stack.ts';
+import { installed } from '../tools.ts';
 
 // Finished executions beyond keepExecutions are dropped, oldest first, as AWS forgets them after its
 // retention: a dropped one answers ExecutionDoesNotExist, its name stays taken, running ones stay.
 
-const hasAwsCli = spawnSync('aws', ['--version'], { encoding: 'utf8' }).status === 0;
+const hasAwsCli = installed('aws');
 const machine = {
   StartAt: 'Choose',
   States: {

@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalAws, startLocalAws } from '../../local/server.ts';
 import { decodeAwsChunked, objectAddress, preconditionFailure } from '../../local/services/s3.ts';
+import { installed } from '../tools.ts';
 
 let aws: LocalAws;
 let s3: S3Client;
@@ -160,7 +161,7 @@ describe('conditional writes (a lease or an append-only record without a databas
     expect(result.error).toBe('NoSuchBucket');
   });
 
-  const hasAwsCli = spawnSync('aws', ['--version'], { encoding: 'utf8' }).status === 0;
+  const hasAwsCli = installed('aws');
 
   it.skipIf(!hasAwsCli)('works from the AWS CLI: put-object --if-none-match "*" creates once, then fails with PreconditionFailed', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'greenlight-s3-cli-')), 'body.txt');

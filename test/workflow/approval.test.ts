@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApprovalApiError, callApprovalApi } from '../../cli/approval-client.ts';
 import { type Pipeline, startPipeline, statesEntered } from './harness.ts';
+import { installed } from '../tools.ts';
 
 const configPath = new URL('../fixtures/approval.greenlight.yml', import.meta.url).pathname;
 let pipeline: Pipeline;
@@ -126,7 +127,7 @@ describe('an approval nobody gives in time', () => {
 describe('attempts to decide without an approver\'s own signed request', () => {
   const approvalFunction = 'greenlight-local-approvalApi';
   const aliceArn = 'arn:aws:sts::000000000000:assumed-role/release-managers/alice';
-  const hasAwsCli = spawnSync('aws', ['--version'], { encoding: 'utf8' }).status === 0;
+  const hasAwsCli = installed('aws');
   let executionArn: string;
   let id: string;
 

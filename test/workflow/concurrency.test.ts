@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { DescribeApplicationVersionsCommand } from '@aws-sdk/client-elastic-beanstalk';
 import { BatchDeleteImageCommand } from '@aws-sdk/client-ecr';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sampleManifest } from '../../local/services/ecr.ts';
 import { readBundle } from '../../shared/bundle/zip.ts';
 import { type Finished, type Pipeline, digestOfSample, startPipeline, statesEntered } from './harness.ts';
+import { installed } from '../tools.ts';
 
 /**
  * Overlapping pushes, as CI makes them: pushes with the ECR events held back, then the events
@@ -246,7 +247,7 @@ describe('one digest, one deployment per environment', () => {
 });
 
 describe('pushes from the AWS CLI (a client nobody here wrote)', () => {
-  const hasAwsCli = spawnSync('aws', ['--version'], { encoding: 'utf8' }).status === 0;
+  const hasAwsCli = installed('aws');
 
   /** `aws ecr put-image`, as a CI job runs it, in its own process. */
   function awsPutImage(repository: string, tag: string, manifest: string): Promise<{ code: number; stderr: string }> {

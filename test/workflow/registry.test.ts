@@ -1,4 +1,4 @@
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,12 +10,13 @@ import { type ApprovalApiError, callApprovalApi } from '../../cli/approval-clien
 import { readBundle } from '../../shared/bundle/zip.ts';
 import { writeOciLayout } from '../local/oci-layout.ts';
 import { type Pipeline, startPipeline } from './harness.ts';
+import { installed } from '../tools.ts';
 
 // Approvals check who pushed through CloudTrail's event history: a registry push must leave the same record PutImage does.
 const configPath = new URL('../fixtures/separation-of-duties.greenlight.yml', import.meta.url).pathname;
 const run = promisify(execFile);
-const hasSkopeo = spawnSync('skopeo', ['--version'], { encoding: 'utf8' }).status === 0;
-const hasAwsCli = spawnSync('aws', ['--version'], { encoding: 'utf8' }).status === 0;
+const hasSkopeo = installed('skopeo');
+const hasAwsCli = installed('aws');
 if (!hasSkopeo) console.warn('skopeo is not installed (apt-get install skopeo): the registry workflow tests are skipped');
 
 const keys = {

@@ -1,14 +1,13 @@
-import { spawnSync } from 'node:child_process';
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApprovalApiError, callApprovalApi } from '../../cli/approval-client.ts';
 import { sampleManifest } from '../../local/services/ecr.ts';
+import { runGreenlightWith } from '../cli/in-process.ts';
 import { type Pipeline, startPipeline } from './harness.ts';
 
 // The CloudTrail rule is off in this configuration (the default): nothing records pushers on the side,
 // so whatever greenlight knows of a pusher comes from CloudTrail's event history (LookupEvents).
 const configPath = new URL('../fixtures/separation-of-duties.greenlight.yml', import.meta.url).pathname;
-const bin = new URL('../../bin/greenlight.js', import.meta.url).pathname;
 let pipeline: Pipeline;
 
 const keys = {
@@ -118,16 +117,17 @@ describe('separationOfDuties: false', () => {
     expect((await auditOf(executionArn)).approvals).toEqual([expect.objectContaining({ environment: 'api-prod', approver: arnOf.carol, separationOfDuties: 'off', pushers: [arnOf.carol] })]);
   });
 
-  it('is named by greenlight plan, in text and JSON', () => {
-    const plan = (...args: string[]) => spawnSync(process.execPath, [bin, 'plan', ...args, '--config', configPath], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-    const text = plan('api:v1.0.0');
-    expect(text.status).toBe(0);
+  it('is named by greenlight plan, in text and JSON', async () => {
+    // In this process (test/cli/cli.test.ts runs the bin itself): spawning the CLI four times cost seconds of CPU.
+    const plan = (...args: string[]) => runGreenlightWith({ NO_COLOR: '1' }, 'plan', ...args, '--config', configPath);
+    const text = await plan('api:v1.0.0');
+    expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/✔ api-prod .*separation of duties OFF/);
-    const enforced = plan('hello-api:v1.0.0').stdout;
+    const enforced = (await plan('hello-api:v1.0.0')).stdout;
     expect(enforced).toMatch(/✔ hello-api-prod .*never by a pusher/);
     expect(enforced).not.toContain('separation of duties OFF');
-    const json = JSON.parse(plan('api:v1.0.0', '--json').stdout);
+    const json = JSON.parse((await plan('api:v1.0.0', '--json')).stdout);
     expect(json.stages[1]).toMatchObject({ environment: 'api-prod', approval: { separationOfDuties: 'off', sameRolePolicy: 'strict' } });
-    expect(JSON.parse(plan('webhooks:v1.0.0', '--json').stdout).stages[1].approval).toMatchObject({ separationOfDuties: 'enforced', sameRolePolicy: 'per-session' });
+    expect(JSON.parse((await plan('webhooks:v1.0.0', '--json')).stdout).stages[1].approval).toMatchObject({ separationOfDuties: 'enforced', sameRolePolicy: 'per-session' });
   });
 });
