@@ -77,8 +77,8 @@ export async function buildCli(outdir = join(root, 'dist')): Promise<BuildInfo &
       metafile: true,
       logLevel: 'warning',
     });
-    // Bundled libraries are not listed file by file: npm gives installed files an old fixed mtime, but
-    // writes node_modules/.package-lock.json on every install, so a changed dependency shows there.
+    // Bundled libraries are not listed file by file (hundreds of stats at every start of the bin): npm
+    // rewrites node_modules/.package-lock.json on every install, so a changed dependency shows there.
     const sources = Object.keys(result.metafile.inputs).filter((input) => !input.startsWith('node_modules/'));
     const inputs = [...sources, ...(existsSync(join(root, installRecord)) ? [installRecord] : [])].sort();
     const info: BuildInfo = { startedAt, inputs };
@@ -101,5 +101,5 @@ export async function buildCli(outdir = join(root, 'dist')): Promise<BuildInfo &
 if (import.meta.url === `file://${process.argv[1]}`) {
   const outdir = process.argv[2] ? resolve(process.argv[2]) : join(root, 'dist');
   const { inputs } = await buildCli(outdir);
-  process.stdout.write(`greenlight CLI: ${inputs.length} modules → ${relative(process.cwd(), outdir) || '.'}/main.js\n`);
+  process.stdout.write(`greenlight CLI: ${inputs.length} inputs → ${relative(process.cwd(), outdir) || '.'}/main.js\n`);
 }
