@@ -44,7 +44,8 @@ function bundleBucket(options: PlanOptions): string | undefined {
 
 /**
  * SDK clients as every AWS tool builds them, failing fast when nothing answers (plan is a dry run).
- * Loaded here, not at the top: a plan without --render (and one --offline) never loads the SDK.
+ * Loaded here, not at the top, like shared/bundle/preview.ts below: a plan without --render loads no SDK
+ * client (with --render, even --offline, preview.ts brings the SDK modules it imports).
  */
 async function previewClients(): Promise<PreviewClients> {
   const [{ ECRClient }, { S3Client }, { ElasticBeanstalkClient }] = await Promise.all([import('@aws-sdk/client-ecr'), import('@aws-sdk/client-s3'), import('@aws-sdk/client-elastic-beanstalk')]);
