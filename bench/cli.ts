@@ -8,7 +8,7 @@
 // sources through tsx (the development path), via npx, and `node -e 0` (Node's own start).
 //
 // Each figure is the median of 10 fresh processes after one unmeasured run (the files in the page
-// cache, as for a user's second command).
+// cache, as for a user's second command), the commands taking turns.
 //
 //   node --import tsx bench/cli.ts          (or npm run bench -- --only cli)
 import { spawnSync } from 'node:child_process';
@@ -28,7 +28,7 @@ function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, NO_COLOR: '1', ...extra };
 }
 
-function run(file: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): { ms: number; stdout: string } {
+function run(file: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv | undefined }): { ms: number; stdout: string } {
   const started = process.hrtime.bigint();
   const child = spawnSync(file, args, { cwd: options.cwd, env: options.env ?? cleanEnv(), encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
@@ -36,12 +36,38 @@ function run(file: string, args: string[], options: { cwd: string; env?: NodeJS.
   return { ms, stdout: child.stdout };
 }
 
-/** Median wall time of `runs` fresh processes, after one unmeasured run. */
-function timed(file: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; expect?: string }): { median: number; min: number; max: number } {
-  const first = run(file, args, options);
-  if (options.expect && !first.stdout.includes(options.expect)) throw new Error(`${file} ${args.join(' ')} did not print "${options.expect}":\n${first.stdout}`);
-  const times = Array.from({ length: runs }, () => run(file, args, options).ms);
-  return { median: median(times), min: Math.min(...times), max: Math.max(...times) };
+interface Case {
+  file: string;
+  args: string[];
+  cwd: string;
+  env?: NodeJS.ProcessEnv;
+  /** What the first run must print, so a figure never times an error. */
+  expect?: string;
+}
+
+interface Timing {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/**
+ * Wall time of `runs` fresh processes of each case, after one unmeasured run of each. The runs go round
+ * robin (one of each case, `runs` times), so a burst of load from whoever shares the machine falls on
+ * every case alike instead of on whichever was being timed.
+ */
+function timeAll<K extends string>(cases: Record<K, Case>): Record<K, Timing> {
+  const entries = Object.entries(cases) as [K, Case][];
+  for (const [, c] of entries) {
+    const first = run(c.file, c.args, c);
+    if (c.expect && !first.stdout.includes(c.expect)) throw new Error(`${c.file} ${c.args.join(' ')} did not print "${c.expect}":\n${first.stdout}`);
+  }
+  const times = new Map<K, number[]>(entries.map(([name]) => [name, []]));
+  for (let round = 0; round < runs; round++) for (const [name, c] of entries) times.get(name)!.push(run(c.file, c.args, c).ms);
+  return Object.fromEntries(entries.map(([name]) => {
+    const all = times.get(name)!;
+    return [name, { median: median(all), min: Math.min(...all), max: Math.max(...all) }];
+  })) as Record<K, Timing>;
 }
 
 /**
@@ -65,7 +91,7 @@ function cpuTimed(file: string, args: string[], options: { cwd: string; env?: No
 }
 
 const round = (ms: number) => Math.round(ms);
-const spread = ({ min, max }: { min: number; max: number }) => `min ${round(min)}, max ${round(max)}`;
+const spread = ({ min, max }: Timing) => `min ${round(min)}, max ${round(max)}`;
 
 interface Installed {
   bin: string;
@@ -100,23 +126,25 @@ export const section: Section = {
       const installed = installPackage(dir);
       const shipped = { cwd: installed.cwd };
       const plan = ['plan', 'hello-api:v1.2.3'];
-      const help = timed(installed.bin, ['--help'], { ...shipped, expect: 'Usage: greenlight' });
-      const planned = timed(installed.bin, plan, { ...shipped, expect: 'deploys application hello-api' });
-      const rendered = timed(installed.bin, [...plan, '--render', '--offline'], { ...shipped, expect: 'Bundle rendered' });
-      const validated = timed(installed.bin, ['validate'], { ...shipped, expect: 'is valid' });
-      const npx = timed('npx', ['greenlight', '--help'], { ...shipped, expect: 'Usage: greenlight' });
-      const node = timed(process.execPath, ['-e', '0'], shipped);
+      // The development path: this checkout's sources through tsx (what bin/greenlight.js runs while dist/ is stale).
+      const sources = { cwd: root, env: cleanEnv({ GREENLIGHT_USE_DIST: '0' }) };
+      const bin = join(root, 'bin', 'greenlight.js');
+      const { help, planned, rendered, validated, npx, node, devHelp, devPlan } = timeAll({
+        help: { file: installed.bin, args: ['--help'], ...shipped, expect: 'Usage: greenlight' },
+        planned: { file: installed.bin, args: plan, ...shipped, expect: 'deploys application hello-api' },
+        rendered: { file: installed.bin, args: [...plan, '--render', '--offline'], ...shipped, expect: 'Bundle rendered' },
+        validated: { file: installed.bin, args: ['validate'], ...shipped, expect: 'is valid' },
+        npx: { file: 'npx', args: ['greenlight', '--help'], ...shipped, expect: 'Usage: greenlight' },
+        node: { file: process.execPath, args: ['-e', '0'], ...shipped },
+        devHelp: { file: process.execPath, args: [bin, '--help'], ...sources, expect: 'Usage: greenlight' },
+        devPlan: { file: process.execPath, args: [bin, ...plan], ...sources, expect: 'deploys application hello-api' },
+      });
       const helpCpu = cpuTimed(installed.bin, ['--help'], shipped);
       const planCpu = cpuTimed(installed.bin, plan, shipped);
       const nodeCpu = cpuTimed(process.execPath, ['-e', '0'], shipped);
       const load = loadavg()[0]!.toFixed(1);
-      // The development path: this checkout's sources through tsx (what bin/greenlight.js runs while dist/ is stale).
-      const sources = { cwd: root, env: cleanEnv({ GREENLIGHT_USE_DIST: '0' }) };
-      const bin = join(root, 'bin', 'greenlight.js');
-      const devHelp = timed(process.execPath, [bin, '--help'], { ...sources, expect: 'Usage: greenlight' });
-      const devPlan = timed(process.execPath, [bin, ...plan], { ...sources, expect: 'deploys application hello-api' });
 
-      const how = `median of ${runs} fresh processes of node_modules/.bin/greenlight in a folder where the npm pack tarball was installed; load average ${load} on ${cpus().length} cores`;
+      const how = `median of ${runs} fresh processes (round robin with the other commands) of node_modules/.bin/greenlight in a folder where the npm pack tarball was installed; load average ${load} on ${cpus().length} cores`;
       const cpu = (name: string, value: number | undefined, note: string): Figure[] => (value === undefined ? [] : [{ name, value: round(value), unit: 'ms', note: `CPU time (user + sys), median of ${runs}; ${note}` }]);
       return [
         { name: 'greenlight --help (installed package)', value: round(help.median), unit: 'ms', budget: { max: budgetMs }, note: `${how}; ${spread(help)}` },
