@@ -37,7 +37,7 @@ const exhaustAuditRetriesQuickly = () => {
 
 /** Executions started since the last call, finished. */
 async function newExecutions(): Promise<Finished[]> {
-  const fresh = (await pipeline.executions()).filter((run) => !seen.has(run.description.executionArn!));
+  const fresh = await pipeline.executions(seen);
   for (const run of fresh) seen.add(run.description.executionArn!);
   return fresh;
 }
