@@ -2,12 +2,15 @@
 // options, measured for minified size and for the time a fresh `node` takes to require it with the real
 // SDK clients it loads. A function over budget gets the inputs that make it big, which is why it is.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
 import { parse } from 'yaml';
+import { compileConfigFile } from '../shared/config/compile.ts';
+import { onDemandPackages } from '../shared/runtime/on-demand.ts';
 import { type Figure, median, type Section, withinBudget } from './figures.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -122,7 +125,7 @@ export function externalImports(metafile: Metafile): string[] {
 }
 
 /** The environment a function starts with: serverless.yml's provider environment (NODE_OPTIONS included) and every setting a handler reads at cold start. */
-function lambdaEnvironment(serverless: any): NodeJS.ProcessEnv {
+function lambdaEnvironment(serverless: any, compiledConfig: string): NodeJS.ProcessEnv {
   const provider = Object.entries<unknown>(serverless.provider?.environment ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && !entry[1].includes('${'));
   return {
     PATH: process.env.PATH,
@@ -130,8 +133,8 @@ function lambdaEnvironment(serverless: any): NodeJS.ProcessEnv {
     AWS_REGION: 'us-east-1',
     NODE_OPTIONS: '',
     ...Object.fromEntries(provider),
-    // The Lambda package holds the configuration at its root; the process runs from there.
-    GREENLIGHT_CONFIG_FILE: 'greenlight.yml',
+    // The compiled greenlight.yml, as packaging writes it (deploy/greenlight-vars.cjs).
+    GREENLIGHT_CONFIG_FILE: compiledConfig,
     BUNDLE_BUCKET: 'bench-bundles',
     AUDIT_BUCKET: 'bench-audit',
     APPROVALS_BUCKET: 'bench-approvals',
@@ -167,7 +170,25 @@ export interface LambdaMeasurement extends BuiltLambda {
 }
 
 /** Builds every function into a folder inside the project (so node_modules/@aws-sdk resolves, as the runtime's SDK does) and times requiring each. */
-export async function measureLambdas(): Promise<{ baselineMs: number; loadAverage: number; lambdas: LambdaMeasurement[] }> {
+export interface OnDemandMeasurement {
+  name: string;
+  /** What `require` loads of it (its CommonJS entry and the files that requires), bundled and minified as the functions are: comparable to the bundle budget, bytes. */
+  bytes: number;
+  /** Median time of requiring it inside a fresh process, wall and CPU, ms. */
+  requireMs: number;
+  requireCpuMs: number;
+}
+
+export interface ConfigReadMeasurement {
+  /** Median time of the first loadCompiledConfig() in a fresh process (module already loaded), ms. */
+  ms: number;
+  bytes: number;
+  /** Whether the shipped greenlight.yml makes the functions load the on-demand packages. */
+  regexRules: boolean;
+  composeBundles: boolean;
+}
+
+export async function measureLambdas(): Promise<{ baselineMs: number; loadAverage: number; lambdas: LambdaMeasurement[]; onDemand: OnDemandMeasurement[]; configRead: ConfigReadMeasurement }> {
   const serverless = readServerless();
   const buildOptions = lambdaBuildOptions(serverless);
   // Not under .esbuild/: serverless-esbuild removes that whole folder after every `serverless package`.
@@ -179,7 +200,8 @@ export async function measureLambdas(): Promise<{ baselineMs: number; loadAverag
     writeFileSync(join(outdir, 'package.json'), '{ "type": "commonjs" }\n');
     const built: BuiltLambda[] = [];
     for (const fn of lambdaFunctions(serverless)) built.push(await buildLambda(fn, { outdir, buildOptions }));
-    const env = lambdaEnvironment(serverless);
+    const compiledConfig = compileConfigFile(join(root, 'greenlight.yml'), join(outdir, 'greenlight.compiled.json')).path;
+    const env = lambdaEnvironment(serverless, compiledConfig);
     const baseline: number[] = [];
     const runsOf = new Map(built.map((fn) => [fn.name, { ms: [] as number[], inProcessMs: [] as number[], cpuMs: [] as number[] }]));
     // Interleaved, so drift in the machine's load touches every function alike.
@@ -199,16 +221,76 @@ export async function measureLambdas(): Promise<{ baselineMs: number; loadAverag
       const times = runsOf.get(fn.name)!;
       return { ...fn, requireMs: median(times.ms) - baselineMs, inProcessMs: median(times.inProcessMs), inProcessCpuMs: median(times.cpuMs) };
     });
-    return { baselineMs, loadAverage: loadavg()[0]!, lambdas };
+    return { baselineMs, loadAverage: loadavg()[0]!, lambdas, onDemand: await measureOnDemand(env), configRead: await measureConfigRead(outdir, compiledConfig, env) };
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }
 }
 
+/** The packages loaded on first use (shared/runtime/on-demand.ts): not in any bundle, but shipped, and paid for by the first call that needs one. */
+async function measureOnDemand(env: NodeJS.ProcessEnv): Promise<OnDemandMeasurement[]> {
+  const measured: OnDemandMeasurement[] = [];
+  for (const name of onDemandPackages) {
+    const entry = createRequire(join(root, 'package.json')).resolve(name);
+    const bundled = await build({ entryPoints: [entry], bundle: true, minify: true, platform: 'node', format: 'cjs', write: false, logLevel: 'silent' });
+    const runsOfPackage = Array.from({ length: runs }, () => JSON.parse(timeNode(requireAndReport(entry), env).stdout) as { ms: number; cpuMs: number });
+    measured.push({ name, bytes: bundled.outputFiles[0]!.contents.length, requireMs: median(runsOfPackage.map((r) => r.ms)), requireCpuMs: median(runsOfPackage.map((r) => r.cpuMs)) });
+  }
+  return measured;
+}
+
+/** The first read of the compiled configuration, which a config-reading function pays on its first call, with its loader already required. */
+async function measureConfigRead(outdir: string, compiledConfig: string, env: NodeJS.ProcessEnv): Promise<ConfigReadMeasurement> {
+  await build({
+    entryPoints: [join(root, 'shared/config/compiled.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    minify: true,
+    outfile: join(outdir, 'compiled-loader.js'),
+    logLevel: 'silent',
+  });
+  const code =
+    `const l=require(${JSON.stringify(join(outdir, 'compiled-loader.js'))});const t=performance.now();l.loadCompiledConfig(${JSON.stringify(compiledConfig)});` +
+    `process.stdout.write(JSON.stringify({ms:performance.now()-t}))`;
+  const times = Array.from({ length: runs }, () => (JSON.parse(timeNode(code, env).stdout) as { ms: number }).ms);
+  const { config } = JSON.parse(readFileSync(compiledConfig, 'utf8')) as { config: { applications: Record<string, { bundle: { compose?: string }; stages: Array<{ tags: string[] }> }> } };
+  const apps = Object.values(config.applications);
+  return {
+    ms: median(times),
+    bytes: statSync(compiledConfig).size,
+    regexRules: apps.some((app) => app.stages.some((stage) => stage.tags.some((rule) => rule.startsWith('regex:')))),
+    composeBundles: apps.some((app) => app.bundle.compose !== undefined),
+  };
+}
+
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 
-function figuresOf({ baselineMs, loadAverage, lambdas }: { baselineMs: number; loadAverage: number; lambdas: LambdaMeasurement[] }): Figure[] {
-  return lambdas.flatMap((fn) => [
+function figuresOf({ baselineMs, loadAverage, lambdas, onDemand, configRead }: Awaited<ReturnType<typeof measureLambdas>>): Figure[] {
+  const uses = { re2js: configRead.regexRules ? 'greenlight.yml has regex: tag rules, so resolvePlan, onImagePushed, reconcile and renderBundle load it on their first plan' : 'greenlight.yml has no regex: tag rule', yaml: configRead.composeBundles ? 'greenlight.yml has a Compose bundle, so renderBundle loads it on its first render of it' : 'greenlight.yml has no Compose bundle' } as Record<string, string>;
+  const context: Figure[] = [
+    {
+      name: 'compiled configuration, first read',
+      value: round(configRead.ms, 2),
+      unit: 'ms',
+      note: `loadCompiledConfig() of the compiled greenlight.yml (${round(configRead.bytes / 1000)} KB of JSON), median of ${runs} fresh processes: paid on the first call of the 6 functions that read it, instead of YAML + the validator at cold start`,
+    },
+    ...onDemand.flatMap((pkg): Figure[] => [
+      {
+        name: `${pkg.name} loaded on demand (not in any bundle)`,
+        value: round(pkg.bytes / 1000),
+        unit: 'KB',
+        note: `esbuild external, shipped in the package's node_modules, required on first use (shared/runtime/on-demand.ts); minified size of what require loads; ${uses[pkg.name] ?? ''}`,
+      },
+      {
+        name: `${pkg.name} require on first use`,
+        value: round(pkg.requireMs),
+        unit: 'ms',
+        note: `the require() inside a fresh process, median of ${runs}: ${round(pkg.requireMs)} ms wall, ${round(pkg.requireCpuMs)} ms CPU, paid by the first call that needs it`,
+      },
+    ]),
+  ];
+  return [...lambdas.flatMap((fn): Figure[] => [
     {
       name: `${fn.name} bundle (minified JS)`,
       value: round(fn.bytes / 1000),
@@ -225,7 +307,7 @@ function figuresOf({ baselineMs, loadAverage, lambdas }: { baselineMs: number; l
         `median of ${runs} fresh node processes (node -e 0: ${round(baselineMs)} ms), real SDK clients from node_modules, serverless.yml NODE_OPTIONS; ` +
         `the require() inside the process: ${round(fn.inProcessMs)} ms wall, ${round(fn.inProcessCpuMs)} ms CPU; load average ${round(loadAverage, 2)} on ${cpus().length} cores`,
     },
-  ]);
+  ]), ...context];
 }
 
 /** Why a function is over budget: its largest inputs. */

@@ -11,7 +11,8 @@
 'use strict';
 const { execFileSync } = require('node:child_process');
 const { createHash } = require('node:crypto');
-const { relative, resolve } = require('node:path');
+const { mkdirSync, renameSync, writeFileSync } = require('node:fs');
+const { dirname, relative, resolve } = require('node:path');
 
 /** A period in seconds as a schedule expression: the largest unit it is a whole number of (`rate(1 hour)`). */
 function rateExpression(seconds) {
@@ -56,6 +57,20 @@ function validatedConfig(path, validationReport) {
   }
   for (const warning of result.warnings) process.emitWarning(`${warning.path}: ${warning.message}`, { code: 'GREENLIGHT_CONFIG' });
   return result;
+}
+
+/**
+ * Writes the compiled configuration the validator produced (shared/config/compile.ts): the validated,
+ * normalised configuration as JSON, which is all the functions read (shared/config/compiled.ts), so
+ * no Lambda parses YAML or runs the validator at cold start. Atomically: parallel local starts of one
+ * configuration write the same bytes, and none reads half a file.
+ */
+function writeCompiled({ path, document }) {
+  mkdirSync(dirname(path), { recursive: true });
+  const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify(document)}\n`);
+  renameSync(temporary, path);
+  return path;
 }
 
 /** arn:<partition>:<service>:<region>:<account>:<resource>, resolved by CloudFormation at deploy time. */
@@ -165,6 +180,7 @@ function lifecycleSchedules(applications, settings) {
 module.exports = (context) => {
   const path = configPath();
   const result = validatedConfig(path, context?.validationReport);
+  const compiledFile = relative(root, writeCompiled(result.compiled));
   const { config, settings: validated } = result;
   const { applications } = config;
   const settings = { ...validated, reconcileRate: rateExpression(validated.reconciler.every) };
@@ -173,17 +189,19 @@ module.exports = (context) => {
   const stages = Object.entries(applications).flatMap(([application, app]) => app.stages.map((stage) => ({ application, ...stage })));
   // Every file a bundle is rendered from ships with the functions (the bundle is rendered in a Lambda),
   // listed one by one: the framework's globs would skip dot folders such as .platform/.
-  const bundlePaths = result.bundleSources.map((file) => relative(root, file).replace(/[*?[\]{}()!+@]/g, '\\$&'));
+  const asPattern = (file) => file.replace(/[*?[\]{}()!+@]/g, '\\$&');
+  const bundlePaths = result.bundleSources.map((file) => asPattern(relative(root, file)));
   const repositories = [...new Set(apps.flatMap((app) => app.images || []))].sort();
   const applicationArns = appNames.map((name) => arn('elasticbeanstalk', `application/${name}`));
   const versionArns = appNames.map((name) => arn('elasticbeanstalk', `applicationversion/${name}/*`));
   const environmentArns = stages.map((stage) => arn('elasticbeanstalk', `environment/${stage.application}/${stage.environment}`));
   return {
-    configFile: relative(root, path),
+    // GREENLIGHT_CONFIG_FILE: the compiled configuration, not the YAML (shipped in every package).
+    configFile: compiledFile,
     repositories,
     applications: appNames,
     environments: [...new Set(stages.map((stage) => stage.environment))].sort(),
-    packagePatterns: [relative(root, path), ...bundlePaths],
+    packagePatterns: [asPattern(compiledFile), ...bundlePaths],
     settings,
     // Flat lists, ready for an IAM Resource (a list nested in a list is a malformed policy).
     arns: {

@@ -1,9 +1,10 @@
 import picomatch from 'picomatch';
-import { RE2JS } from 're2js';
+import type { RE2JS } from 're2js';
 import semver from 'semver';
 import type { StageConfig } from './config/schema.ts';
 import type { PlannedStage } from './contracts.ts';
 import { ConfigurationError, TagPolicyViolationError } from './errors.ts';
+import { re2js } from './runtime/on-demand.ts';
 
 /** A later stage the tag does not reach, and why, so people see where promotion stops. */
 export interface SkippedStage {
@@ -34,11 +35,12 @@ const regexRules = new Map<string, RE2JS>();
 /**
  * A `regex:` rule compiled by RE2 (linear time in the tag's length, whatever the pattern), so a
  * pattern such as `^(a+)+$` cannot stall a Lambda; RE2 has no lookaround and no backreferences.
+ * RE2 itself is loaded on the first regex rule (runtime/on-demand.ts): globs and semver need none of it.
  */
 function compiledRegex(pattern: string): RE2JS {
   let compiled = regexRules.get(pattern);
   if (!compiled) {
-    compiled = RE2JS.compile(pattern);
+    compiled = re2js().RE2JS.compile(pattern);
     regexRules.set(pattern, compiled);
   }
   return compiled;

@@ -1,6 +1,6 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { loadConfig } from '../../shared/config/load.ts';
+import { loadCompiledConfig } from '../../shared/config/compiled.ts';
 import { s3 } from '../../shared/runtime/clients/s3.ts';
 import { sfn } from '../../shared/runtime/clients/sfn.ts';
 import { logger } from '../../shared/runtime/handler.ts';
@@ -20,7 +20,7 @@ export const handler = middy(async (event: unknown) => {
     return { started: false, reason: reading.ignored };
   }
   await recordPusher({ s3: clients.s3() }, { bucket: settings.approvalsBucket, push: reading.push, at: new Date() });
-  const config = loadConfig(settings.configFile).config;
+  const config = loadCompiledConfig(settings.configFile).config;
   const outcome = await startDeployment({ sfn: clients.sfn() }, { config, stateMachineArn: settings.stateMachineArn, push: reading.push });
   logger.info(outcome.started ? 'deployment started' : 'no deployment started', { push: reading.push, outcome });
   return outcome;

@@ -1,6 +1,5 @@
 import * as z from 'zod';
-import { loadConfig } from '../../shared/config/load.ts';
-import { reconcilerSettings } from '../../shared/config/schema.ts';
+import { loadCompiledConfig } from '../../shared/config/compiled.ts';
 import { reconcilePushes } from '../../shared/reconcile.ts';
 import { ecr } from '../../shared/runtime/clients/ecr.ts';
 import { sfn } from '../../shared/runtime/clients/sfn.ts';
@@ -17,10 +16,10 @@ const ScheduledEvent = z.unknown();
 
 /** Reconciler, on a schedule: starts the recent pushes whose ECR event was lost, never one twice. */
 export const handler = taskHandler(ScheduledEvent, async () => {
-  const { config } = loadConfig(settings.configFile);
+  const { config, settings: install } = loadCompiledConfig(settings.configFile);
   const summary = await reconcilePushes(
     { ecr: clients.ecr(), sfn: clients.sfn() },
-    { config, stateMachineArn: settings.stateMachineArn, now: new Date(), windowSeconds: reconcilerSettings(config).window },
+    { config, stateMachineArn: settings.stateMachineArn, now: new Date(), windowSeconds: install.reconciler.window },
   );
   logger.info(summary.started.length > 0 ? 'started pushes no event had started' : 'every recent push has its execution', { summary });
   return summary;

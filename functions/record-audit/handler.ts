@@ -1,6 +1,6 @@
 import { AuditInput, recordAudit } from '../../shared/audit.ts';
 import { readAuditRecordAt } from '../../shared/audit-read.ts';
-import { loadConfig } from '../../shared/config/load.ts';
+import { loadCompiledConfig } from '../../shared/config/compiled.ts';
 import { outcomeNotification, publish } from '../../shared/notify.ts';
 import { eb } from '../../shared/runtime/clients/eb.ts';
 import { s3 } from '../../shared/runtime/clients/s3.ts';
@@ -26,7 +26,7 @@ export const handler = taskHandler(AuditInput, async (input) => {
   try {
     const record = await readAuditRecordAt(clients.s3(), settings.auditBucket, written.key);
     if (!record) throw new Error(`the record ${written.key} just written cannot be read`);
-    const links = loadConfig(settings.configFile).config.applications[record.application ?? '']?.links;
+    const links = loadCompiledConfig(settings.configFile).config.applications[record.application ?? '']?.links;
     await publish(clients.sns(), settings.notificationTopicArn, outcomeNotification(record, { links }));
   } catch (error) {
     logger.error('notification not sent', { error: error as Error, key: written.key, outcome: written.outcome });

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { prepareRelease } from '../../shared/bundle/prepare.ts';
-import { loadConfig } from '../../shared/config/load.ts';
+import { loadCompiledConfig } from '../../shared/config/compiled.ts';
 import { Plan, PlannedStage } from '../../shared/contracts.ts';
 import { eb } from '../../shared/runtime/clients/eb.ts';
 import { ecr } from '../../shared/runtime/clients/ecr.ts';
@@ -19,6 +19,6 @@ const PrepareInput = z.object({ plan: Plan, stage: PlannedStage, index: z.number
 export const handler = taskHandler(PrepareInput, (input) =>
   prepareRelease(
     { ecr: clients.ecr(), s3: clients.s3(), eb: clients.eb() },
-    { ...input, loaded: loadConfig(settings.configFile), bucket: settings.bundleBucket },
+    { ...input, loaded: loadCompiledConfig(settings.configFile), bucket: settings.bundleBucket },
   ),
 );

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { ImagePush } from '../../shared/contracts.ts';
-import { loadConfig } from '../../shared/config/load.ts';
+import { loadCompiledConfig } from '../../shared/config/compiled.ts';
 import { resolvePlan } from '../../shared/plan.ts';
 import { ecr } from '../../shared/runtime/clients/ecr.ts';
 import { taskHandler } from '../../shared/runtime/handler.ts';
@@ -13,5 +13,5 @@ const settings = readSettings(['configFile']);
 
 /** Resolve Plan: which application and stages this push may reach, and the image verified by digest. */
 export const handler = taskHandler(z.object({ image: ImagePush, deploymentId: z.string() }), async ({ image, deploymentId }) =>
-  resolvePlan({ ecr: clients.ecr() }, { config: loadConfig(settings.configFile).config, image, deploymentId }),
+  resolvePlan({ ecr: clients.ecr() }, { config: loadCompiledConfig(settings.configFile).config, image, deploymentId }),
 );

@@ -1,4 +1,7 @@
-import { parse as parseYaml } from 'yaml';
+import { yaml } from '../runtime/on-demand.ts';
+
+/** YAML is loaded on the first Compose template (runtime/on-demand.ts), not at Prepare Release's cold start. */
+const parseYaml = (text: string): unknown => yaml().parse(text);
 
 /** Bundle entry names, shared by rendering and reading. */
 export const dockerrunEntry = 'Dockerrun.aws.json';

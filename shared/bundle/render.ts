@@ -1,7 +1,10 @@
-import { parse as parseYaml } from 'yaml';
+import { yaml } from '../runtime/on-demand.ts';
 import { BundleRenderError } from '../errors.ts';
 import { type BundleFile, isDockerfile } from './files.ts';
 import { composeEntry, composeImages, dockerrunEntry, dockerrunImages, isDigestPinned, referenceName } from './references.ts';
+
+/** YAML is loaded on the first Compose template (runtime/on-demand.ts), not at Prepare Release's cold start. */
+const parseYaml = (text: string): unknown => yaml().parse(text);
 
 /** The template texts of one application's bundle, as read from disk. */
 export interface BundleTemplates {

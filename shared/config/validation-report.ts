@@ -2,10 +2,13 @@
 // warnings, the parsed configuration, its install settings and every file the bundles are rendered
 // from (templates and included files, excludes applied), which the functions must ship. The framework
 // gets it from scripts/validate-config.ts in a child process (it loads that file as CommonJS); the
-// local endpoint, which already runs the TypeScript validator, hands this function over instead.
+// local endpoint, which already runs the TypeScript validator, hands this function over instead. It also
+// carries the compiled configuration (compile.ts) and where it goes, which greenlight-vars.cjs writes
+// for the functions to read.
 import { readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { scanIncludes } from '../bundle/files.ts';
+import { compiledConfigPath, compiledDocument } from './compile.ts';
 import { type GreenlightConfig, installSettings } from './schema.ts';
 import { validateConfigFile } from './validate.ts';
 
@@ -33,7 +36,14 @@ export function validationReport(path: string): Record<string, unknown> {
       path: result.path,
       problems: result.problems,
       warnings: result.warnings,
-      ...(result.config ? { config: result.config, settings: installSettings(result.config), bundleSources: bundleSources(result.config, dirname(result.path)) } : {}),
+      ...(result.config
+        ? {
+            config: result.config,
+            settings: installSettings(result.config),
+            bundleSources: bundleSources(result.config, dirname(result.path)),
+            compiled: { path: compiledConfigPath(result.path), document: compiledDocument(result.path, result.config) },
+          }
+        : {}),
     }),
   );
 }

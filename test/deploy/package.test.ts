@@ -12,12 +12,16 @@ import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { zipEntryModes } from '../../shared/bundle/zip.ts';
+import { readCompiledDocument } from '../../shared/config/compiled.ts';
+import { validateConfigFile } from '../../shared/config/validate.ts';
 import { auditKey } from '../../shared/audit.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const stage = 'test';
 const region = 'eu-west-1';
 const fixtureConfig = 'test/deploy/fixtures/greenlight-install.yml';
+/** Where packaging writes the compiled greenlight.yml (shared/config/compile.ts), relative to the project. */
+const compiledConfigFile = '.greenlight/greenlight.yml.compiled.json';
 
 type Json = any;
 interface Packaged {
@@ -269,17 +273,31 @@ describe('serverless package', () => {
       expect(fn.Properties.Architectures, id).toEqual(['arm64']);
       expect(fn.Properties.LoggingConfig, id).toEqual({ LogFormat: 'JSON' });
       expect(fn.Properties.TracingConfig, id).toEqual({ Mode: 'Active' });
-      expect(fn.Properties.Environment.Variables).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'greenlight', GREENLIGHT_CONFIG_FILE: 'greenlight.yml' });
+      expect(fn.Properties.Environment.Variables).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'greenlight', GREENLIGHT_CONFIG_FILE: compiledConfigFile });
       expect(fn.Properties.MemorySize).toBeGreaterThanOrEqual(256);
     }
   });
 
-  it('ships the configuration and the bundle templates inside each package, next to the bundled handler', () => {
-    const files = Object.keys(unzipSync(readFileSync(join(main.dir, 'renderBundle.zip'))));
-    expect(files).toContain('greenlight.yml');
+  it('ships the compiled configuration (the validator\'s output, not the YAML) and the bundle templates inside each package, next to the bundled handler', () => {
+    const zip = unzipSync(readFileSync(join(main.dir, 'renderBundle.zip')));
+    const files = Object.keys(zip);
+    expect(files).toContain(compiledConfigFile);
+    expect(files).not.toContain('greenlight.yml');
     expect(files).toContain('functions/render-bundle/handler.js');
     expect(files).toContain('examples/bundles/hello-api/Dockerrun.aws.json');
     expect(files.some((file) => file.includes('node_modules/@aws-sdk'))).toBe(false);
+    // What the function reads is exactly what the validator accepted.
+    const shipped = readCompiledDocument(resolve(root, compiledConfigFile), JSON.parse(new TextDecoder().decode(zip[compiledConfigFile]!)));
+    expect(shipped.config).toEqual(validateConfigFile(resolve(root, 'greenlight.yml')).config);
+  });
+
+  it('ships RE2 and YAML in node_modules of the functions that require them on demand, and in no other', () => {
+    const onDemand: Record<string, string[]> = { resolvePlan: ['re2js'], renderBundle: ['re2js', 'yaml'] };
+    for (const zip of readdirSync(main.dir).filter((file) => file.endsWith('.zip'))) {
+      const files = Object.keys(unzipSync(readFileSync(join(main.dir, zip))));
+      const shipped = ['re2js', 'yaml'].filter((name) => files.includes(`node_modules/${name}/package.json`));
+      expect(shipped, zip).toEqual(onDemand[zip.replace(/\.zip$/, '')] ?? []);
+    }
   });
 
   it('ships no source map and does not ask Node for one (cold-start time; names kept in the minified code instead)', () => {

@@ -13,7 +13,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { sha256Hex, zipBundle } from '../../shared/bundle/zip.ts';
 import type { StageDeployment, StoredBundle } from '../../shared/contracts.ts';
-import { deployRelease, leaseSecondsFor, rollBack } from '../../shared/deploy.ts';
+import { deployRelease, leaseSecondsFor } from '../../shared/deploy.ts';
+import { rollBack } from '../../shared/rollback.ts';
 import type { PushedImage } from '../../shared/environments/lease.ts';
 import { type EnvironmentLedger, type PendingUpdate, emptyLedger, ledgerKey } from '../../shared/environments/ledger.ts';
 import {
