@@ -176,8 +176,10 @@ export async function measureEndpoint(log: (line: string) => void = () => undefi
     let done = 0;
     let launched = 0;
     let activeMs = 0;
+    let cpuMs = 0;
     for (const checkpoint of checkpoints) {
       const started = performance.now();
+      const cpuBefore = process.cpuUsage();
       await Promise.all(
         Array.from({ length: lanes }, async (_, lane) => {
           while (launched < checkpoint) {
@@ -188,6 +190,8 @@ export async function measureEndpoint(log: (line: string) => void = () => undefi
         }),
       );
       activeMs += performance.now() - started;
+      const cpu = process.cpuUsage(cpuBefore);
+      cpuMs += (cpu.user + cpu.system) / 1000;
       await stack.aws.bus.settle();
       for (let i = 0; i < 3; i++) gc();
       const usage = process.memoryUsage();
@@ -209,6 +213,7 @@ export async function measureEndpoint(log: (line: string) => void = () => undefi
       { name: 'endpoint: PutImage → UpdateEnvironment, 1 in flight (p95)', value: percentile(single, 95), unit: 'ms', budget: { max: 150 }, note: `40 sequential pushes to one environment, EB update 0 s, waits ×0.0001; median ${median(single)} ms` },
       { name: 'endpoint: PutImage → UpdateEnvironment, 100 in flight (p95)', value: percentile(hundred, 95), unit: 'ms', budget: { max: 1000 }, note: `3 rounds of 100 simultaneous pushes, one per environment; median ${median(hundred)} ms` },
       { name: 'endpoint: deployments completed', value: Number((done / (activeMs / 1000)).toFixed(1)), unit: '/s', budget: { min: 25 }, note: `${done} deployments (push → execution SUCCEEDED, single stage) on ${lanes} environments, each lane pushing its next image when its last deployment ended` },
+      { name: 'endpoint: CPU per deployment', value: Number((cpuMs / done).toFixed(1)), unit: 'ms', note: 'user + system CPU of this process over the throughput run, divided by deployments: the handlers, their SDK clients, the HTTP on both sides, the endpoint; 25/s needs ≤ 40 ms on one core' },
       { name: 'endpoint: heap growth per deployment after GC', value: Number(heapSlope.toFixed(2)), unit: 'KB', budget: { max: 1 }, note: `least-squares slope of heapUsed after gc() at ${checkpoints.join(', ')} deployments, --keep-executions ${keepExecutions}; ${memoryNote}` },
       { name: 'endpoint: RSS growth per deployment after GC', value: Number(rssSlope.toFixed(2)), unit: 'KB', note: 'same points; RSS includes memory V8 keeps after a collection, so it is context, the heap is the budget' },
       { name: 'endpoint: kept finished execution history (median, deflated)', value: Number((median(packed) / 1000).toFixed(1)), unit: 'KB', note: `${kept.length} executions kept; a running execution's history stays a plain array` },

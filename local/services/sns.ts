@@ -39,9 +39,13 @@ function text(input: Input, key: string): string | undefined {
   return value;
 }
 
+/** How many published messages are remembered (SNS itself keeps none once delivered). */
+export const recentMessages = 500;
+
 /**
- * Amazon SNS, locally: topics and Publish, no deliveries; every message is kept and handed to
- * `onPublish`, which is where the CLI prints notifications.
+ * Amazon SNS, locally: topics and Publish, no deliveries; every message is handed to `onPublish`,
+ * which is where the CLI prints notifications, and the latest `recentMessages` are kept for tests and
+ * people to read (older ones are forgotten, so a long run does not grow with every deployment).
  */
 export class LocalSns {
   readonly messages: PublishedMessage[] = [];
@@ -91,6 +95,7 @@ export class LocalSns {
       messageId: randomUUID(),
     };
     this.messages.push(published);
+    if (this.messages.length > recentMessages) this.messages.splice(0, this.messages.length - recentMessages);
     this.onPublish?.(published);
     return published.messageId;
   }

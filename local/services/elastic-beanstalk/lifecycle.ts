@@ -137,6 +137,8 @@ export interface EbState {
   seq: number;
 }
 
+/** Events the local event stream keeps, newest; five times what one DescribeEvents page (MaxRecords) can return. */
+export const keptEvents = 5000;
 /** Application versions per region, every application together (Elastic Beanstalk's quota). */
 export const applicationVersionQuota = 1000;
 const DEFAULT_STACK = '64bit Amazon Linux 2023 v4.4.0 running Docker';
@@ -215,6 +217,8 @@ export abstract class EbLifecycle {
 
 
   protected log(at: number, env: Environment | { application: string; name?: string }, severity: EventSeverity, message: string, extra: { requestId?: string; versionLabel?: string } = {}): void {
+    // EB keeps six weeks of events; here the newest keptEvents, so a long run does not grow with every deployment.
+    if (this.eventLog.length >= keptEvents) this.eventLog.splice(0, this.eventLog.length - keptEvents + 1);
     this.eventLog.push({
       EventDate: new Date(Math.min(at, Date.now())),
       Message: message,
