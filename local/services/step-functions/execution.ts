@@ -1,6 +1,7 @@
 import '../../polyfills.ts';
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import type { LocalLambda } from '../lambda.ts';
+import { type AcceptedDefinitions, acceptedDefinitions } from './accepted-definitions.ts';
 import { type AslMachine, type AslState, allStates, scaledDefinition, scaledWaitResource } from './definition.ts';
 import { type ExecutionHistory, type HistoryEvent, json, maxHistoryEvents, stateEventType } from './history.ts';
 import type { TaskOutcome, TaskTokens } from './task-tokens.ts';
@@ -93,9 +94,15 @@ export function runnableMachine(original: AslMachine, waitScale: number): Runnab
   return { machine, states: allStates(definition as AslMachine), ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }) };
 }
 
+let accepted: AcceptedDefinitions | undefined;
+
 /** Checks a definition with the validator the runner ships (asl-validator); throws its findings, one per line. */
 export function validateDefinition(definition: AslMachine): void {
-  new StateMachine(definition as never, { validationOptions: { checkArn: false, checkPaths: true } });
+  const validationOptions = { checkArn: false, checkPaths: true };
+  const known = (accepted ??= acceptedDefinitions()).lookUp({ validationOptions, definition });
+  if (known.accepted) return;
+  new StateMachine(definition as never, { validationOptions });
+  known.remember();
 }
 
 /**
