@@ -3,7 +3,7 @@ import { ListObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sd
 import { GetExecutionHistoryCommand, type HistoryEvent, type SFNClient } from '@aws-sdk/client-sfn';
 import { AuditInput, type AuditRecord, Outcome, auditKey, buildAuditRecord, readableCause } from './audit.ts';
 import { type AuditRow, byIdListPrefix, indexPrefix, parseIndexKey, startAfterFor, startedAtOfByIdKey } from './audit-index.ts';
-import type { z } from 'zod';
+import * as z from './zod.ts';
 import {
   ApprovalDecision,
   AuditWritten,
@@ -179,7 +179,7 @@ const parse = (text: string | undefined): unknown => {
 const str = (value: unknown) => (typeof value === 'string' ? value : '');
 
 /** A value read with a schema of the pipeline's contracts; null when it does not have that shape. */
-function read<S extends z.ZodType>(schema: S, value: unknown): z.output<S> | null {
+function read<S extends z.ZodMiniType>(schema: S, value: unknown): z.output<S> | null {
   const parsed = schema.safeParse(value);
   return parsed.success ? parsed.data : null;
 }
@@ -191,14 +191,14 @@ function payloadOf(value: unknown): unknown {
 
 // What a step's answer is read as for its one line: the contract's fields, each optional (a stage
 // output reads as a deployment), so that a line says what is there.
-const PlanLine = Plan.partial();
-const BundleLine = StoredBundle.partial();
-const VersionLine = VersionStatus.partial();
-const LeaseLine = EnvironmentLease.partial();
-const DeploymentLine = StageDeployment.partial();
-const HealthLine = HealthReport.partial();
-const DecisionLine = ApprovalDecision.partial();
-const RollbackLine = RollbackStarted.partial();
+const PlanLine = z.partial(Plan);
+const BundleLine = z.partial(StoredBundle);
+const VersionLine = z.partial(VersionStatus);
+const LeaseLine = z.partial(EnvironmentLease);
+const DeploymentLine = z.partial(StageDeployment);
+const HealthLine = z.partial(HealthReport);
+const DecisionLine = z.partial(ApprovalDecision);
+const RollbackLine = z.partial(RollbackStarted);
 
 /** One line of what a task returned, for the states where it tells a person something. */
 export function stepDetail(name: string, result: unknown): string {

@@ -6,7 +6,7 @@ import { readRelease } from './bundle/release.ts';
 import { putOnce } from './s3-objects.ts';
 import { readAuditRecordAt, recordedTimeline, timelineFromRecord } from './audit-read.ts';
 import { type RecordedTimeline, type StoredBundle, readPipelineState } from './contracts.ts';
-import * as z from 'zod';
+import * as z from './zod.ts';
 
 /**
  * How a deployment ended. `already-deployed`: every stage found the same bytes running (another tag

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from './zod.ts';
 
 /**
  * The data that flows between the pipeline's states. Each Lambda parses its input with these schemas,
@@ -7,15 +7,15 @@ import * as z from 'zod';
 
 /** What a push tells us: the execution input written by on-image-pushed. */
 export const ImagePush = z.object({
-  repository: z.string().min(1),
-  tag: z.string().min(1),
-  digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'an image digest is sha256: followed by 64 hex digits'),
-  pushedBy: z.string().optional(),
+  repository: z.string().check(z.minLength(1)),
+  tag: z.string().check(z.minLength(1)),
+  digest: z.string().check(z.regex(/^sha256:[0-9a-f]{64}$/, 'an image digest is sha256: followed by 64 hex digits')),
+  pushedBy: z.optional(z.string()),
 });
 export type ImagePush = z.infer<typeof ImagePush>;
 
 /** An image verified in ECR: referenced by digest, never by tag. */
-export const VerifiedImage = ImagePush.extend({
+export const VerifiedImage = z.extend(ImagePush, {
   /** Repository URI, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/api */
   repositoryUri: z.string(),
   /** The pinned reference that goes into the bundle: `<repositoryUri>@sha256:…` */
@@ -26,15 +26,15 @@ export type VerifiedImage = z.infer<typeof VerifiedImage>;
 
 export const PlannedStage = z.object({
   environment: z.string(),
-  approval: z.object({ approvers: z.array(z.string()), timeoutSeconds: z.number().int().positive() }).optional(),
+  approval: z.optional(z.object({ approvers: z.array(z.string()), timeoutSeconds: z.int().check(z.positive()) })),
   /** Environment properties set on the environment with the deployment (the bundle is the same for every stage). */
-  environmentVariables: z.record(z.string(), z.string()).optional(),
+  environmentVariables: z.optional(z.record(z.string(), z.string())),
 });
 export type PlannedStage = z.infer<typeof PlannedStage>;
 
 export const HealthPolicy = z.object({
   accept: z.array(z.enum(['Green', 'Yellow'])),
-  timeoutSeconds: z.number().int().positive(),
+  timeoutSeconds: z.int().check(z.positive()),
 });
 export type HealthPolicy = z.infer<typeof HealthPolicy>;
 
@@ -43,7 +43,7 @@ export const Plan = z.object({
   deploymentId: z.string(),
   application: z.string(),
   image: VerifiedImage,
-  stages: z.array(PlannedStage).min(1),
+  stages: z.array(PlannedStage).check(z.minLength(1)),
   skippedStages: z.array(z.object({ environment: z.string(), reason: z.string() })),
   health: HealthPolicy,
 });
@@ -54,8 +54,8 @@ export const StoredBundle = z.object({
   bucket: z.string(),
   key: z.string(),
   sha256: z.string(),
-  versionLabel: z.string().min(1).max(100),
-  description: z.string().max(200),
+  versionLabel: z.string().check(z.minLength(1), z.maxLength(100)),
+  description: z.string().check(z.maxLength(200)),
   /** Every image the bundle runs, repository → pinned reference. */
   images: z.record(z.string(), z.string()),
   /** Whether this call wrote the object (false: the same bytes were already stored). */
@@ -81,28 +81,28 @@ export const PushedImage = z.object({ repository: z.string(), digest: z.string()
  * this look, and the next Wait's seconds.
  */
 export const LookPlan = z.object({
-  expectedSeconds: z.number().nonnegative().nullable(),
-  expectedClockSeconds: z.number().nonnegative().nullable(),
-  waitedSeconds: z.number().nonnegative(),
+  expectedSeconds: z.nullable(z.number().check(z.nonnegative())),
+  expectedClockSeconds: z.nullable(z.number().check(z.nonnegative())),
+  waitedSeconds: z.number().check(z.nonnegative()),
   clockSeconds: z.number(),
-  nextSeconds: z.number().int().nonnegative(),
+  nextSeconds: z.int().check(z.nonnegative()),
 });
 export type LookPlan = z.infer<typeof LookPlan>;
 
 /** How long one successful update took to be healthy: clock seconds, and the state machine's waited seconds. */
-export const LearnedUpdate = z.object({ seconds: z.number().nonnegative(), waitedSeconds: z.number().nonnegative() });
+export const LearnedUpdate = z.object({ seconds: z.number().check(z.nonnegative()), waitedSeconds: z.number().check(z.nonnegative()) });
 
 /** What Deploy started: enough to check health and to roll back. */
 export const StageDeployment = z.object({
   application: z.string(),
   environment: z.string(),
   versionLabel: z.string(),
-  previousVersionLabel: z.string().nullable(),
+  previousVersionLabel: z.nullable(z.string()),
   requestId: z.string(),
   startedAt: z.string(),
   deadline: z.string(),
   /** The first look (absent on an already-deployed stage, which is not looked at). */
-  look: LookPlan.optional(),
+  look: z.optional(LookPlan),
 });
 export type StageDeployment = z.infer<typeof StageDeployment>;
 
@@ -116,13 +116,13 @@ export const HealthReport = z.object({
   environment: z.string(),
   status: z.string(),
   health: z.string(),
-  healthStatus: z.string().nullable(),
-  versionLabel: z.string().nullable(),
+  healthStatus: z.nullable(z.string()),
+  versionLabel: z.nullable(z.string()),
   /** Why it is not healthy, in EB's own words (health causes and ERROR events of our request). */
   causes: z.array(z.string()),
   checkedAt: z.string(),
   /** The next look; `learned`: how long the update took, once healthy (else null). */
-  look: LookPlan.extend({ learned: LearnedUpdate.nullable() }).optional(),
+  look: z.optional(z.extend(LookPlan, { learned: z.nullable(LearnedUpdate) })),
 });
 export type HealthReport = z.infer<typeof HealthReport>;
 
@@ -133,29 +133,29 @@ export type HealthReport = z.infer<typeof HealthReport>;
 export const TimelineStep = z.object({
   name: z.string(),
   /** The stage the step belongs to; null for the steps before and after the stages. */
-  environment: z.string().nullable(),
+  environment: z.nullable(z.string()),
   startedAt: z.string(),
-  endedAt: z.string().nullable(),
+  endedAt: z.nullable(z.string()),
   result: z.enum(['succeeded', 'failed', 'running']),
   /** How many times the state was entered (polls) — retries after an error are counted in `retries`. */
-  attempts: z.number().int().positive(),
-  retries: z.number().int().nonnegative(),
+  attempts: z.int().check(z.positive()),
+  retries: z.int().check(z.nonnegative()),
   /** What the step found or did, in a line (the version, the health, the lease holder, the decision). */
   detail: z.string(),
-  error: z.string().nullable(),
-  cause: z.string().nullable(),
+  error: z.nullable(z.string()),
+  cause: z.nullable(z.string()),
 });
 export type TimelineStep = z.infer<typeof TimelineStep>;
 
 /** A promotion's approval: who could decide, who did, what they said, when. */
 export const TimelineApproval = z.object({
-  environment: z.string().nullable(),
-  requestedAt: z.string().nullable(),
+  environment: z.nullable(z.string()),
+  requestedAt: z.nullable(z.string()),
   approvers: z.array(z.string()),
   decision: z.enum(['approve', 'reject', 'expired', 'waiting']),
-  approver: z.string().nullable(),
+  approver: z.nullable(z.string()),
   comment: z.string(),
-  at: z.string().nullable(),
+  at: z.nullable(z.string()),
   /** Who pushed the image, as the approval step found them (for separation of duties). */
   pushers: z.array(z.string()),
 });
@@ -185,39 +185,39 @@ export const RecordedTimeline = z.object({
 export type RecordedTimeline = z.infer<typeof RecordedTimeline>;
 
 /** The whole story of one deployment (`greenlight show`): the same view from a live execution or from its record. */
-export const Timeline = RecordedTimeline.extend({
+export const Timeline = z.extend(RecordedTimeline, {
   deploymentId: z.string(),
   executionArn: z.string(),
   /** An audit outcome once recorded; `running` before; an execution status (`aborted`, `timed-out`) when it ended without a record. */
   outcome: z.string(),
   startedAt: z.string(),
-  finishedAt: z.string().nullable(),
-  application: z.string().nullable(),
-  image: z.object({ repository: z.string(), tag: z.string(), digest: z.string(), pushedBy: z.string().nullable() }).nullable(),
+  finishedAt: z.nullable(z.string()),
+  application: z.nullable(z.string()),
+  image: z.nullable(z.object({ repository: z.string(), tag: z.string(), digest: z.string(), pushedBy: z.nullable(z.string()) })),
   environments: z.array(z.string()),
-  versionLabel: z.string().nullable(),
-  error: z.string().nullable(),
-  cause: z.string().nullable(),
-  recordKey: z.string().nullable(),
+  versionLabel: z.nullable(z.string()),
+  error: z.nullable(z.string()),
+  cause: z.nullable(z.string()),
+  recordKey: z.nullable(z.string()),
 });
 export type Timeline = z.infer<typeof Timeline>;
 
 // ——— The pipeline state: what the state machine carries from state to state ———
 
 /** A step's error as a Catch writes it (`ResultPath: $.error`, or `$.health` when health could not be read). */
-export const StepError = z.object({ Error: z.string(), Cause: z.string().optional() });
+export const StepError = z.object({ Error: z.string(), Cause: z.optional(z.string()) });
 export type StepError = z.infer<typeof StepError>;
 
 /** A stage's approval: `not-required` (set when the stage starts, see Deploy Stages' ItemSelector), or a person's decision as the approval API sent it. */
 export const ApprovalDecision = z.object({
   decision: z.enum(['not-required', 'approve', 'reject']),
-  approver: z.string().optional(),
-  comment: z.string().optional(),
-  at: z.string().optional(),
-  environment: z.string().optional(),
-  separationOfDuties: z.enum(['enforced', 'off']).optional(),
-  sameRolePolicy: z.string().optional(),
-  pushers: z.array(z.string()).optional(),
+  approver: z.optional(z.string()),
+  comment: z.optional(z.string()),
+  at: z.optional(z.string()),
+  environment: z.optional(z.string()),
+  separationOfDuties: z.optional(z.enum(['enforced', 'off'])),
+  sameRolePolicy: z.optional(z.string()),
+  pushers: z.optional(z.array(z.string())),
 });
 export type ApprovalDecision = z.infer<typeof ApprovalDecision>;
 
@@ -243,12 +243,12 @@ export const StageOutput = z.object({
   environment: z.string(),
   outcome: z.enum(['deployed', 'already-deployed']),
   versionLabel: z.string(),
-  previousVersionLabel: z.string().nullable().optional(),
-  release: StoredBundle.optional(),
+  previousVersionLabel: z.optional(z.nullable(z.string())),
+  release: z.optional(StoredBundle),
   /** EB's health colour when the stage was judged healthy (absent when the bytes already ran). */
-  health: z.string().optional(),
-  checkedAt: z.string().optional(),
-  approval: ApprovalDecision.optional(),
+  health: z.optional(z.string()),
+  checkedAt: z.optional(z.string()),
+  approval: z.optional(ApprovalDecision),
 });
 export type StageOutput = z.infer<typeof StageOutput>;
 
@@ -256,7 +256,7 @@ export type StageOutput = z.infer<typeof StageOutput>;
 export const LetGo = z.object({
   released: z.array(z.string()),
   unverified: z.array(z.looseObject({ environment: z.string() })),
-  anyUnverified: z.boolean().optional(),
+  anyUnverified: z.optional(z.boolean()),
 });
 export type LetGo = z.infer<typeof LetGo>;
 
@@ -267,7 +267,7 @@ export const AuditWritten = z.object({
   outcome: z.string(),
   error: z.string(),
   cause: z.string(),
-  finishedAt: z.string().optional(),
+  finishedAt: z.optional(z.string()),
 });
 export type AuditWritten = z.infer<typeof AuditWritten>;
 
@@ -276,13 +276,13 @@ export type AuditWritten = z.infer<typeof AuditWritten>;
  * audit) or one stage's iteration (stage, approval, lease, bundle, version, deployment, health,
  * rollback). Every field is optional because each appears only once the path has reached it.
  */
-export const PipelineState = z
-  .object({
+export const PipelineState = z.partial(
+  z.object({
     /** The execution input: the push. */
     image: ImagePush,
     plan: Plan,
     stage: PlannedStage,
-    index: z.number().int().nonnegative(),
+    index: z.int().check(z.nonnegative()),
     /** The release (rendered bundle) this stage deploys or asks approval for. */
     bundle: StoredBundle,
     approval: ApprovalDecision,
@@ -300,8 +300,8 @@ export const PipelineState = z
     letGoError: StepError,
     audit: AuditWritten,
     auditError: StepError,
-  })
-  .partial();
+  }),
+);
 export type PipelineState = z.infer<typeof PipelineState>;
 
 /**

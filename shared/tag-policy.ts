@@ -1,10 +1,9 @@
 import picomatch from 'picomatch';
 import type { RE2JS } from 're2js';
-import semver from 'semver';
 import type { StageConfig } from './config/schema.ts';
 import type { PlannedStage } from './contracts.ts';
 import { ConfigurationError, TagPolicyViolationError } from './errors.ts';
-import { re2js } from './runtime/on-demand.ts';
+import { re2js, semver } from './runtime/on-demand.ts';
 
 /** A later stage the tag does not reach, and why, so people see where promotion stops. */
 export interface SkippedStage {
@@ -35,7 +34,7 @@ const regexRules = new Map<string, RE2JS>();
 /**
  * A `regex:` rule compiled by RE2 (linear time in the tag's length, whatever the pattern), so a
  * pattern such as `^(a+)+$` cannot stall a Lambda; RE2 has no lookaround and no backreferences.
- * RE2 itself is loaded on the first regex rule (runtime/on-demand.ts): globs and semver need none of it.
+ * RE2 itself is loaded on the first regex rule, as semver is on the first semver rule (runtime/on-demand.ts).
  */
 function compiledRegex(pattern: string): RE2JS {
   let compiled = regexRules.get(pattern);
@@ -50,7 +49,7 @@ function compiledRegex(pattern: string): RE2JS {
 export function tagRuleProblem(rule: string): string | undefined {
   if (rule.startsWith('semver:')) {
     const range = rule.slice('semver:'.length);
-    return range.trim() !== '' && semver.validRange(range) !== null ? undefined : `${JSON.stringify(rule)} is not a valid semver range (e.g. semver:>=1.0.0 or semver:^2.3.0)`;
+    return range.trim() !== '' && semver().validRange(range) !== null ? undefined : `${JSON.stringify(rule)} is not a valid semver range (e.g. semver:>=1.0.0 or semver:^2.3.0)`;
   }
   if (rule.startsWith('regex:')) {
     try {
@@ -76,8 +75,8 @@ export function matchTagRule(tag: string, rule: string): boolean {
   const problem = tagRuleProblem(rule);
   if (problem) throw new ConfigurationError(`tag rule ${problem}`, { rule });
   if (rule.startsWith('semver:')) {
-    const version = semver.valid(tag.replace(/^v/, ''));
-    return version !== null && semver.satisfies(version, rule.slice('semver:'.length));
+    const version = semver().valid(tag.replace(/^v/, ''));
+    return version !== null && semver().satisfies(version, rule.slice('semver:'.length));
   }
   if (rule.startsWith('regex:')) return compiledRegex(rule.slice('regex:'.length)).test(tag);
   return picomatch.isMatch(tag, rule);

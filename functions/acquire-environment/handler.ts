@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../shared/zod.ts';
 import { PushedImage } from '../../shared/contracts.ts';
 import { acquireEnvironment, leaseSecondsFor } from '../../shared/environments/lease.ts';
 import { s3 } from '../../shared/runtime/clients/s3.ts';
@@ -14,7 +14,7 @@ const AcquireInput = z.object({
   application: z.string(),
   environment: z.string(),
   image: PushedImage,
-  healthTimeoutSeconds: z.number().int().positive(),
+  healthTimeoutSeconds: z.int().check(z.positive()),
   execution: z.string(),
 });
 

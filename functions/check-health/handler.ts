@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../shared/zod.ts';
 import { HealthPolicy, HealthReport, StageDeployment } from '../../shared/contracts.ts';
 import { checkHealth } from '../../shared/health.ts';
 import { eb } from '../../shared/runtime/clients/eb.ts';
@@ -11,6 +11,6 @@ const clients = { eb };
  * Check Health: one look at the environment, classified as healthy, in progress, failed or timed out,
  * with when to look next (`previous`: the last look's report; null before the first).
  */
-export const handler = taskHandler(z.object({ deployment: StageDeployment, policy: HealthPolicy, previous: HealthReport.nullable().optional() }), (input) =>
+export const handler = taskHandler(z.object({ deployment: StageDeployment, policy: HealthPolicy, previous: z.optional(z.nullable(HealthReport)) }), (input) =>
   checkHealth({ eb: clients.eb() }, input),
 );

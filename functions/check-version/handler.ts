@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../shared/zod.ts';
 import { eb } from '../../shared/runtime/clients/eb.ts';
 import { taskHandler } from '../../shared/runtime/handler.ts';
 import { checkVersion } from '../../shared/versions.ts';

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../shared/zod.ts';
 import { StoredBundle } from '../../shared/contracts.ts';
 import { eb } from '../../shared/runtime/clients/eb.ts';
 import { taskHandler } from '../../shared/runtime/handler.ts';

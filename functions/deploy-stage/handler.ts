@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../shared/zod.ts';
 import { PlannedStage, PushedImage, StoredBundle } from '../../shared/contracts.ts';
 import { deployRelease } from '../../shared/deploy.ts';
 import { eb } from '../../shared/runtime/clients/eb.ts';
@@ -17,10 +17,10 @@ const DeployInput = z.object({
   environment: z.string(),
   release: StoredBundle,
   image: PushedImage,
-  healthTimeoutSeconds: z.number().int().positive(),
+  healthTimeoutSeconds: z.int().check(z.positive()),
   execution: z.string(),
   /** The planned stage, for its environment variables (absent in executions started before they existed). */
-  stage: PlannedStage.optional(),
+  stage: z.optional(PlannedStage),
 });
 
 /** Deploy: UpdateEnvironment to our release while we hold the environment, unless those bytes already run or a newer push got there first. */

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../shared/zod.ts';
 import { loadCompiledConfig } from '../../shared/config/compiled.ts';
 import { reconcilePushes } from '../../shared/reconcile.ts';
 import { ecr } from '../../shared/runtime/clients/ecr.ts';

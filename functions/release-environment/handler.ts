@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../shared/zod.ts';
 import { PlannedStage } from '../../shared/contracts.ts';
 import { abandonEnvironments, releaseEnvironment } from '../../shared/environments/lease.ts';
 import { s3 } from '../../shared/runtime/clients/s3.ts';
@@ -12,7 +12,7 @@ const settings = readSettings(['bundleBucket']);
 
 const Stage = { application: z.string(), environment: z.string(), execution: z.string() };
 const ReleaseInput = z.discriminatedUnion('outcome', [
-  z.object({ ...Stage, outcome: z.literal('deployed'), release: z.object({ versionLabel: z.string(), bundleSha256: z.string(), images: z.record(z.string(), z.string()) }), learned: z.object({ seconds: z.number().nonnegative(), waitedSeconds: z.number().nonnegative() }).nullable().optional() }),
+  z.object({ ...Stage, outcome: z.literal('deployed'), release: z.object({ versionLabel: z.string(), bundleSha256: z.string(), images: z.record(z.string(), z.string()) }), learned: z.optional(z.nullable(z.object({ seconds: z.number().check(z.nonnegative()), waitedSeconds: z.number().check(z.nonnegative()) }))) }),
   z.object({ ...Stage, outcome: z.literal('already-deployed') }),
   z.object({ ...Stage, outcome: z.literal('rolled-back'), failedImage: z.object({ repository: z.string(), digest: z.string() }) }),
   z.object({ application: z.string(), execution: z.string(), outcome: z.literal('abandoned'), stages: z.array(PlannedStage) }),

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../shared/zod.ts';
 import { prepareRelease } from '../../shared/bundle/prepare.ts';
 import { loadCompiledConfig } from '../../shared/config/compiled.ts';
 import { Plan, PlannedStage } from '../../shared/contracts.ts';
@@ -13,7 +13,7 @@ const clients = { eb, ecr, s3 };
 
 const settings = readSettings(['configFile', 'bundleBucket']);
 
-const PrepareInput = z.object({ plan: Plan, stage: PlannedStage, index: z.number().int().min(0), execution: z.string() });
+const PrepareInput = z.object({ plan: Plan, stage: PlannedStage, index: z.int().check(z.gte(0)), execution: z.string() });
 
 /** Prepare Release: on the first stage, render the bundle (newest claimed digests of every container) and store it by content; later stages reuse it. */
 export const handler = taskHandler(PrepareInput, (input) =>

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../shared/zod.ts';
 import { ImagePush } from '../../shared/contracts.ts';
 import { loadCompiledConfig } from '../../shared/config/compiled.ts';
 import { resolvePlan } from '../../shared/plan.ts';

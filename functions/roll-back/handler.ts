@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../shared/zod.ts';
 import { HealthReport, StageDeployment } from '../../shared/contracts.ts';
 import { rollBackFailedDeployment } from '../../shared/rollback.ts';
 import { eb } from '../../shared/runtime/clients/eb.ts';
@@ -12,7 +12,7 @@ const clients = { eb, s3 };
 const settings = readSettings(['bundleBucket']);
 
 /** A health check that kept failing, as Step Functions caught it. */
-const HealthCheckError = z.object({ Error: z.string(), Cause: z.string().optional() });
+const HealthCheckError = z.object({ Error: z.string(), Cause: z.optional(z.string()) });
 
 /** Roll Back: put the previous version back after our own deployment failed (or could not be checked), keeping the cause. */
 export const handler = taskHandler(z.object({ deployment: StageDeployment, failure: z.union([HealthReport, HealthCheckError]), execution: z.string() }), (input) =>

@@ -1,11 +1,11 @@
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from '../zod.ts';
 import { GreenlightError } from '../errors.ts';
 import { decide } from './decide.ts';
 import { arnMatches } from './principals.ts';
 import { pendingApprovals, publicView } from './records.ts';
 
-const DecisionBody = z.object({ decision: z.enum(['approve', 'reject']), comment: z.string().max(1000).optional() });
+const DecisionBody = z.object({ decision: z.enum(['approve', 'reject']), comment: z.optional(z.string().check(z.maxLength(1000))) });
 
 const statusOf: Record<string, number> = {
   ApprovalNotFoundError: 404,
@@ -27,20 +27,20 @@ function reply(statusCode: number, body: unknown): APIGatewayProxyResultV2 {
  */
 const FunctionUrlIamEvent = z.object({
   version: z.literal('2.0'),
-  rawPath: z.string().startsWith('/'),
-  body: z.string().optional(),
-  isBase64Encoded: z.boolean().optional(),
+  rawPath: z.string().check(z.startsWith('/')),
+  body: z.optional(z.string()),
+  isBase64Encoded: z.optional(z.boolean()),
   requestContext: z.object({
     accountId: z.string(),
     domainName: z.string(),
-    http: z.object({ method: z.string().min(1), path: z.string().startsWith('/') }),
+    http: z.object({ method: z.string().check(z.minLength(1)), path: z.string().check(z.startsWith('/')) }),
     authorizer: z.object({
       iam: z.object({
-        accessKey: z.string().min(1),
-        accountId: z.string().regex(/^\d{12}$/),
-        callerId: z.string().min(1),
-        userArn: z.string().regex(/^arn:aws[a-z-]*:(iam|sts)::\d{12}:.+/),
-        userId: z.string().min(1),
+        accessKey: z.string().check(z.minLength(1)),
+        accountId: z.string().check(z.regex(/^\d{12}$/)),
+        callerId: z.string().check(z.minLength(1)),
+        userArn: z.string().check(z.regex(/^arn:aws[a-z-]*:(iam|sts)::\d{12}:.+/)),
+        userId: z.string().check(z.minLength(1)),
       }),
     }),
   }),

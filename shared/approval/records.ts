@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import * as z from 'zod';
+import * as z from '../zod.ts';
 import { SameRolePolicy } from '../config/same-role-policy.ts';
 import { conditionFailed, readJsonObject } from '../s3-objects.ts';
 
@@ -11,19 +11,19 @@ export const PendingApproval = z.object({
   executionArn: z.string(),
   application: z.string(),
   /** `pushedAt` is ECR's first push of the digest: where CloudTrail starts looking for its pushers. */
-  image: z.object({ repository: z.string(), tag: z.string(), digest: z.string(), reference: z.string(), pushedAt: z.string().optional() }),
+  image: z.object({ repository: z.string(), tag: z.string(), digest: z.string(), reference: z.string(), pushedAt: z.optional(z.string()) }),
   versionLabel: z.string(),
-  sourceEnvironment: z.string().nullable(),
+  sourceEnvironment: z.nullable(z.string()),
   targetEnvironment: z.string(),
-  runningInTarget: z.string().nullable(),
+  runningInTarget: z.nullable(z.string()),
   /** One known pusher, for people to read (`pushers` holds them all). */
-  pushedBy: z.string().nullable(),
+  pushedBy: z.nullable(z.string()),
   /** Every principal known to have pushed the digest when the approval was requested (the decision looks again). */
-  pushers: z.array(z.string()).optional(),
+  pushers: z.optional(z.array(z.string())),
   /** Whether the approver must be known not to be a pusher; absent (older records) means enforced. */
-  separationOfDuties: z.enum(['enforced', 'off']).optional(),
+  separationOfDuties: z.optional(z.enum(['enforced', 'off'])),
   /** How sessions of one role compare; absent (older records) means strict. */
-  sameRolePolicy: SameRolePolicy.optional(),
+  sameRolePolicy: z.optional(SameRolePolicy),
   approvers: z.array(z.string()),
   requestedAt: z.string(),
   expiresAt: z.string(),

@@ -2,7 +2,7 @@ import type { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import type { ElasticBeanstalkClient } from '@aws-sdk/client-elastic-beanstalk';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
-import * as z from 'zod';
+import * as z from '../zod.ts';
 import type { GreenlightConfig } from '../config/schema.ts';
 import { Plan, PlannedStage, StoredBundle } from '../contracts.ts';
 import { describeEnvironment } from '../eb-environment.ts';
@@ -12,12 +12,12 @@ import { type PendingApproval, pendingApprovals } from './records.ts';
 
 /** The payload of the Request Approval task (`.waitForTaskToken`). */
 export const ApprovalRequest = z.object({
-  taskToken: z.string().min(1),
+  taskToken: z.string().check(z.minLength(1)),
   executionArn: z.string(),
   plan: Plan,
   bundle: StoredBundle,
-  stage: PlannedStage.required({ approval: true }),
-  index: z.number().int().nonnegative(),
+  stage: z.required(PlannedStage, { approval: true }),
+  index: z.int().check(z.nonnegative()),
 });
 export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
 

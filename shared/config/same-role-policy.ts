@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod.ts';
 
 /**
  * How two sessions of one IAM role compare when the approver is checked against the pushers.

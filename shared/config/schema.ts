@@ -53,7 +53,7 @@ export const Approval = z.strictObject({
     .describe(
       'true (default): an approval needs a known pusher (CloudTrail) and an approver who is none of them; false lets anyone on the list approve, the pusher too (greenlight plan and the audit record say so)',
     ),
-  sameRolePolicy: SameRolePolicy.optional().describe(
+  sameRolePolicy: z.optional(SameRolePolicy).describe(
     'strict (default): two sessions of one IAM role are one person; per-session: session names tell people apart (only for roles whose session names an identity provider such as IAM Identity Center sets)',
   ),
 });

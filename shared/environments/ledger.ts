@@ -1,5 +1,5 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import * as z from 'zod';
+import * as z from '../zod.ts';
 import { TransientAwsError } from '../errors.ts';
 import { isLostRace, isNotFound } from '../s3-objects.ts';
 
@@ -25,10 +25,10 @@ export type Claim = z.infer<typeof Claim>;
 export const PendingUpdate = z.object({
   kind: z.enum(['deploy', 'rollback']),
   versionLabel: z.string(),
-  previousVersionLabel: z.string().nullable(),
+  previousVersionLabel: z.nullable(z.string()),
   startedAt: z.string(),
   /** The carried images this update replaced, put back if it is rolled back (a failed image is no floor). */
-  carriedBefore: z.record(z.string(), Claim.nullable()).optional(),
+  carriedBefore: z.optional(z.record(z.string(), z.nullable(Claim))),
 });
 export type PendingUpdate = z.infer<typeof PendingUpdate>;
 
@@ -37,7 +37,7 @@ export const Lease = z.object({
   holder: z.string(),
   acquiredAt: z.string(),
   expiresAt: z.string(),
-  update: PendingUpdate.nullable().default(null),
+  update: z._default(z.nullable(PendingUpdate), null),
 });
 export type Lease = z.infer<typeof Lease>;
 
@@ -59,17 +59,17 @@ export const EnvironmentLedger = z.object({
   schemaVersion: z.literal(1),
   application: z.string(),
   environment: z.string(),
-  claims: z.record(z.string(), Claim).default({}),
+  claims: z._default(z.record(z.string(), Claim), {}),
   /** The newest image of each container that an update here has carried: no later update may carry an older one. */
-  carried: z.record(z.string(), Claim).default({}),
-  lease: Lease.nullable().default(null),
-  deployed: DeployedRelease.nullable().default(null),
-  failed: z.array(FailedImage).default([]),
+  carried: z._default(z.record(z.string(), Claim), {}),
+  lease: z._default(z.nullable(Lease), null),
+  deployed: z._default(z.nullable(DeployedRelease), null),
+  failed: z._default(z.array(FailedImage), []),
   /**
    * How long greenlight's recent successful updates here took to be healthy (oldest first, at most
    * learnedUpdatesKept): the health checks' first look waits about that long (shared/health-schedule.ts).
    */
-  learnedUpdates: z.array(z.object({ seconds: z.number().nonnegative(), waitedSeconds: z.number().nonnegative() })).default([]),
+  learnedUpdates: z._default(z.array(z.object({ seconds: z.number().check(z.nonnegative()), waitedSeconds: z.number().check(z.nonnegative()) })), []),
 });
 export type EnvironmentLedger = z.infer<typeof EnvironmentLedger>;
 

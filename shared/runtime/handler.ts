@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { InvalidTaskInputError, toPipelineError } from '../errors.ts';
 
 /** One structured JSON logger for every function; the service name is the function's. */
@@ -12,7 +12,7 @@ export const logger = new Logger({ serviceName: 'greenlight' });
  * Wraps a domain call as a Lambda handler: parse the input with its schema, run, and make sure what
  * is thrown carries a name the state machine knows (SDK throttling becomes TransientAwsError).
  */
-export function taskHandler<S extends z.ZodType, O>(schema: S, run: (input: z.output<S>, context: Context) => Promise<O>) {
+export function taskHandler<S extends z.ZodMiniType, O>(schema: S, run: (input: z.output<S>, context: Context) => Promise<O>) {
   // No early timeout from middy: a task cut short must surface as the platform's Sandbox.Timedout,
   // which the state machine retries (every task is idempotent), not as a name it does not know.
   return middy({ timeoutEarlyInMillis: 0 }).handler(async (event: unknown, context: Context): Promise<O> => {

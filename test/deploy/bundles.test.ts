@@ -33,11 +33,11 @@ const expectedClients: Record<string, string[]> = {
 /** Functions that read the greenlight configuration: compiled at package time, so as JSON, never YAML through the validator. */
 const loadsConfiguration = ['onImagePushed', 'resolvePlan', 'renderBundle', 'recordAudit', 'requestApproval', 'reconcile'];
 
-/** Functions that evaluate tag rules (semver ranges, globs; RE2 on demand for `regex:` rules). */
+/** Functions that evaluate tag rules (globs bundled; semver and RE2 on demand for `semver:` and `regex:` rules). */
 const evaluatesTagRules = ['resolvePlan', 'renderBundle'];
 
 /** The packages each function requires on first use (shared/runtime/on-demand.ts), which serverless-esbuild ships in its node_modules. */
-const requiredOnDemand: Record<string, string[]> = { resolvePlan: ['re2js'], renderBundle: ['re2js', 'yaml'] };
+const requiredOnDemand: Record<string, string[]> = { resolvePlan: ['re2js', 'semver'], renderBundle: ['re2js', 'semver', 'yaml'] };
 
 /** The configuration reader and validator modules, which only the CLI, packaging and the local endpoint's start run. */
 const validatorModules = ['shared/config/validate.ts', 'shared/config/schema.ts', 'shared/config/load.ts', 'shared/config/compile.ts', 'shared/config/validation-report.ts'];
@@ -69,7 +69,7 @@ describe('Lambda bundles', () => {
     expect(built.map((fn) => fn.name).sort()).toEqual(Object.keys(expectedClients).sort());
     const options = lambdaBuildOptions();
     expect(options).toMatchObject({ bundle: true, minify: true, sourcemap: false, keepNames: true, platform: 'node', format: 'cjs' });
-    expect(options.external).toEqual(['re2js', 'yaml', '@aws-sdk/*']);
+    expect(options.external).toEqual(['re2js', 'semver', 'yaml', '@aws-sdk/*']);
     for (const fn of built) expect(Object.keys(fn.metafile.outputs).filter((file) => file.endsWith('.map')), fn.name).toEqual([]);
   });
 
@@ -97,17 +97,23 @@ describe('Lambda bundles', () => {
       expect(files.filter((file) => validatorModules.includes(file)), fn.name).toEqual([]);
       expect(files.includes('shared/config/compiled.ts'), `${fn.name} compiled.ts`).toBe(loadsConfiguration.includes(fn.name));
       const packages = packagesIn(fn);
-      for (const name of ['yaml', 're2js']) expect(packages.has(name), `${fn.name} ${name}`).toBe(false);
-      for (const name of ['semver', 'picomatch']) expect(packages.has(name), `${fn.name} ${name}`).toBe(evaluatesTagRules.includes(fn.name));
+      for (const name of ['yaml', 're2js', 'semver']) expect(packages.has(name), `${fn.name} ${name}`).toBe(false);
+      expect(packages.has('picomatch'), `${fn.name} picomatch`).toBe(evaluatesTagRules.includes(fn.name));
       expect(packages.has('fflate'), `${fn.name} fflate`).toBe(fn.name === 'renderBundle');
       expect(packages.has('diff'), `${fn.name} diff`).toBe(false);
     }
   });
 
-  it('requires RE2 and YAML on demand, as literal require() calls serverless-esbuild finds and ships, only in functions that may need them', () => {
+  it('parses with zod/mini only: classic zod (whose methods reach all of it, ~100 KB) is in no function', () => {
+    for (const fn of built) {
+      expect(inBundle(fn).filter((path) => path.includes('node_modules/zod/v4/classic/')), fn.name).toEqual([]);
+    }
+  });
+
+  it('requires RE2, semver and YAML on demand, as literal require() calls serverless-esbuild finds and ships, only in functions that may need them', () => {
     for (const fn of built) {
       const text = readFileSync(fn.file!, 'utf8');
-      const required = [...text.matchAll(/\brequire\("(re2js|yaml)"\)/g)].map((match) => match[1]);
+      const required = [...text.matchAll(/\brequire\("(re2js|semver|yaml)"\)/g)].map((match) => match[1]);
       expect([...new Set(required)].sort(), fn.name).toEqual(requiredOnDemand[fn.name] ?? []);
     }
   });

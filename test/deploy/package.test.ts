@@ -291,11 +291,11 @@ describe('serverless package', () => {
     expect(shipped.config).toEqual(validateConfigFile(resolve(root, 'greenlight.yml')).config);
   });
 
-  it('ships RE2 and YAML in node_modules of the functions that require them on demand, and in no other', () => {
-    const onDemand: Record<string, string[]> = { resolvePlan: ['re2js'], renderBundle: ['re2js', 'yaml'] };
+  it('ships RE2, semver and YAML in node_modules of the functions that require them on demand, and in no other', () => {
+    const onDemand: Record<string, string[]> = { resolvePlan: ['re2js', 'semver'], renderBundle: ['re2js', 'semver', 'yaml'] };
     for (const zip of readdirSync(main.dir).filter((file) => file.endsWith('.zip'))) {
       const files = Object.keys(unzipSync(readFileSync(join(main.dir, zip))));
-      const shipped = ['re2js', 'yaml'].filter((name) => files.includes(`node_modules/${name}/package.json`));
+      const shipped = ['re2js', 'semver', 'yaml'].filter((name) => files.includes(`node_modules/${name}/package.json`));
       expect(shipped, zip).toEqual(onDemand[zip.replace(/\.zip$/, '')] ?? []);
     }
   });
