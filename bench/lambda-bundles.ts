@@ -185,6 +185,7 @@ export interface ConfigReadMeasurement {
   bytes: number;
   /** Whether the shipped greenlight.yml makes the functions load the on-demand packages. */
   regexRules: boolean;
+  semverRules: boolean;
   composeBundles: boolean;
 }
 
@@ -260,6 +261,7 @@ async function measureConfigRead(outdir: string, compiledConfig: string, env: No
     ms: median(times),
     bytes: statSync(compiledConfig).size,
     regexRules: apps.some((app) => app.stages.some((stage) => stage.tags.some((rule) => rule.startsWith('regex:')))),
+    semverRules: apps.some((app) => app.stages.some((stage) => stage.tags.some((rule) => rule.startsWith('semver:')))),
     composeBundles: apps.some((app) => app.bundle.compose !== undefined),
   };
 }
@@ -267,7 +269,9 @@ async function measureConfigRead(outdir: string, compiledConfig: string, env: No
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 function figuresOf({ baselineMs, loadAverage, lambdas, onDemand, configRead }: Awaited<ReturnType<typeof measureLambdas>>): Figure[] {
-  const uses = { re2js: configRead.regexRules ? 'greenlight.yml has regex: tag rules, so resolvePlan, onImagePushed, reconcile and renderBundle load it on their first plan' : 'greenlight.yml has no regex: tag rule', yaml: configRead.composeBundles ? 'greenlight.yml has a Compose bundle, so renderBundle loads it on its first render of it' : 'greenlight.yml has no Compose bundle' } as Record<string, string>;
+  const tagRules = (kind: string, has: boolean) =>
+    has ? `greenlight.yml has ${kind} tag rules, so resolvePlan and renderBundle load it when they first evaluate one` : `greenlight.yml has no ${kind} tag rule`;
+  const uses = { re2js: tagRules('regex:', configRead.regexRules), semver: tagRules('semver:', configRead.semverRules), yaml: configRead.composeBundles ? 'greenlight.yml has a Compose bundle, so renderBundle loads it on its first render of it' : 'greenlight.yml has no Compose bundle' } as Record<string, string>;
   const context: Figure[] = [
     {
       name: 'compiled configuration, first read',

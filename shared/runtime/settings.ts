@@ -2,7 +2,7 @@ import { ConfigurationError } from '../errors.ts';
 
 /** The environment variables the Lambdas read; serverless.yml sets them, and so does the local stack. */
 export const settingNames = {
-  /** The greenlight configuration file, shipped inside the Lambda package. */
+  /** The compiled greenlight configuration (shared/config/compiled.ts), shipped inside the Lambda package. */
   configFile: 'GREENLIGHT_CONFIG_FILE',
   bundleBucket: 'BUNDLE_BUCKET',
   auditBucket: 'AUDIT_BUCKET',
