@@ -4,10 +4,10 @@
  * configured repositories only, IAM is least privilege per function, the buckets are hardened.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -32,7 +32,7 @@ interface Packaged {
 }
 
 /** Runs `serverless package` into a temporary folder with an environment that can reach neither AWS nor the network. */
-async function runPackage(configFile?: string): Promise<{ dir: string; code: number | null; output: string; ms: number }> {
+async function runPackage(configFile?: string, cwd = root): Promise<{ dir: string; code: number | null; output: string; ms: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'greenlight-package-'));
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -51,7 +51,7 @@ async function runPackage(configFile?: string): Promise<{ dir: string; code: num
   };
   const started = Date.now();
   const { code, output } = await new Promise<{ code: number | null; output: string }>((done, fail) => {
-    const child = spawn('npx', ['--no', 'serverless', 'package', '--stage', stage, '--region', region, '--package', dir], { cwd: root, env });
+    const child = spawn('npx', ['--no', 'serverless', 'package', '--stage', stage, '--region', region, '--package', dir], { cwd, env });
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
@@ -61,9 +61,21 @@ async function runPackage(configFile?: string): Promise<{ dir: string; code: num
   return { dir, code, output, ms: Date.now() - started };
 }
 
+/**
+ * A copy of the project (its node_modules linked, not copied) for a second `serverless package` at the
+ * same time: serverless-esbuild builds in <project>/.esbuild, which two packagings of one folder cannot share.
+ */
+function projectCopy(): string {
+  const copy = mkdtempSync(join(tmpdir(), 'greenlight-project-'));
+  const skipped = new Set(['node_modules', '.git', '.esbuild', '.serverless', 'dist']);
+  cpSync(root, copy, { recursive: true, filter: (source) => !skipped.has(relative(root, source).split(sep)[0]!) });
+  symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'));
+  return copy;
+}
+
 /** Packages the service and reads the CloudFormation template it wrote. */
-async function packageService(configFile?: string): Promise<Packaged> {
-  const { dir, code, output, ms } = await runPackage(configFile);
+async function packageService(configFile?: string, cwd = root): Promise<Packaged> {
+  const { dir, code, output, ms } = await runPackage(configFile, cwd);
   if (code !== 0) throw new Error(`serverless package exited with ${code}:\n${output}`);
   const template = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
   return { dir, template, resources: template.Resources, ms };
@@ -252,16 +264,18 @@ const reachesApprovalFunction = (resource: Json) => {
 
 let main: Packaged;
 let custom: Packaged;
+let copy: string | undefined;
 
 beforeAll(async () => {
-  // One after the other: both runs share the esbuild work folder in the project.
-  main = await packageService();
-  custom = await packageService(fixtureConfig);
+  // At once, the second in a copy of the project (both would build in the project's .esbuild folder).
+  copy = projectCopy();
+  [main, custom] = await Promise.all([packageService(), packageService(fixtureConfig, copy)]);
   console.info(`serverless package: ${main.ms} ms (greenlight.yml), ${custom.ms} ms (${fixtureConfig})`);
 }, 300_000);
 
 afterAll(() => {
   for (const run of [main, custom]) if (run) rmSync(run.dir, { recursive: true, force: true });
+  if (copy) rmSync(copy, { recursive: true, force: true });
 });
 
 describe('serverless package', () => {
