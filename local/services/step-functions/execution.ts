@@ -99,7 +99,8 @@ let accepted: AcceptedDefinitions | undefined;
 /** Checks a definition with the validator the runner ships (asl-validator); throws its findings, one per line. */
 export function validateDefinition(definition: AslMachine): void {
   const validationOptions = { checkArn: false, checkPaths: true };
-  const known = (accepted ??= acceptedDefinitions()).lookUp({ validationOptions, definition });
+  accepted ??= acceptedDefinitions();
+  const known = accepted.lookUp({ validationOptions, definition });
   if (known.accepted) return;
   new StateMachine(definition as never, { validationOptions });
   known.remember();
