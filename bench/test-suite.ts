@@ -4,9 +4,9 @@
 //   node --import tsx bench/test-suite.ts  (standalone)
 // Otherwise the section reports the last measured run from bench/results/test-suite.json, labelled so.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Figure, Section } from './figures.ts';
 
@@ -21,6 +21,8 @@ interface Run {
   cpuSeconds: number;
   tests: string;
   cpus: number;
+  /** The slowest test files, seconds from their first test to their last (setup in beforeAll included only as vitest counts it). */
+  slowestFiles: Array<{ file: string; seconds: number }>;
 }
 
 /** CPU seconds (user + system) of the children this process has waited for (Linux /proc; clock ticks of 100 Hz). */
@@ -34,16 +36,33 @@ function childrenCpuSeconds(): number {
   }
 }
 
+/** The ten slowest files from vitest's JSON report (then removed). */
+function slowestFiles(path: string): Run['slowestFiles'] {
+  try {
+    const report = JSON.parse(readFileSync(path, 'utf8')) as { testResults: Array<{ name: string; startTime: number; endTime: number }> };
+    rmSync(path, { force: true });
+    return report.testResults
+      .map((file) => ({ file: relative(root, file.name), seconds: Number(((file.endTime - file.startTime) / 1000).toFixed(1)) }))
+      .sort((a, b) => b.seconds - a.seconds)
+      .slice(0, 10);
+  } catch {
+    return [];
+  }
+}
+
 /** Runs npm test once, as CI does, and keeps the result for later reports. */
 function measure(): Run {
   const cpuBefore = childrenCpuSeconds();
   const started = performance.now();
-  const child = spawnSync('npm', ['test'], { cwd: root, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, CI: 'true', NO_COLOR: '1' } });
+  const perFile = join(tmpdir(), `greenlight-test-suite-${process.pid}.json`);
+  // npm passes the arguments after -- on to `vitest run` (the last command of the test script).
+  const args = ['test', '--', '--reporter=default', '--reporter=json', `--outputFile.json=${perFile}`];
+  const child = spawnSync('npm', args, { cwd: root, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, CI: 'true', NO_COLOR: '1' } });
   const wallSeconds = (performance.now() - started) / 1000;
   const output = `${child.stdout}${child.stderr}`;
   if (child.status !== 0) throw new Error(`npm test failed (exit ${child.status ?? child.signal}):\n${output.slice(-4000)}`);
   const tests = /Tests\s+(\d+ passed[^\n]*)/.exec(output)?.[1]?.trim() ?? 'unknown';
-  const run: Run = { measuredAt: new Date().toISOString(), wallSeconds, cpuSeconds: childrenCpuSeconds() - cpuBefore, tests, cpus: cpus().length };
+  const run: Run = { measuredAt: new Date().toISOString(), wallSeconds, cpuSeconds: childrenCpuSeconds() - cpuBefore, tests, cpus: cpus().length, slowestFiles: slowestFiles(perFile) };
   mkdirSync(dirname(resultFile), { recursive: true });
   writeFileSync(resultFile, `${JSON.stringify(run, null, 2)}\n`);
   return run;
@@ -69,7 +88,10 @@ function figures(run: Run, fresh: boolean): Figure[] {
       value: Number(run.wallSeconds.toFixed(1)),
       unit: 's',
       budget: { max: budgetSeconds },
-      note: `${when}; tsc, biome lint and vitest run (${run.tests}) on ${run.cpus} cores`,
+      note: `${when}; tsc, biome lint and vitest run (${run.tests}) on ${run.cpus} cores; slowest files: ${(run.slowestFiles ?? [])
+        .slice(0, 3)
+        .map(({ file, seconds }) => `${file} ${seconds} s`)
+        .join(', ')}`,
     },
     { name: 'npm test CPU time', value: Number(run.cpuSeconds.toFixed(1)), unit: 's', note: `${when}; user + system of every process npm test waited for` },
   ];
