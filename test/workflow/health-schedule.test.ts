@@ -30,16 +30,17 @@ describe('looking at health on the environment’s learned schedule', () => {
     const ledger = JSON.parse(new TextDecoder().decode(await pipeline.object(pipeline.stack.bundleBucket, ledgerKey('hello-api', 'hello-api-dev'))));
     expect(ledger.learnedUpdates).toHaveLength(1);
     const [learned] = ledger.learnedUpdates;
-    // The clock (real time here) saw 1.5 s; the Waits had added up to about 150 s by then.
+    // The clock (real time here) saw 1.5 s; the Waits, at 1/100, had added up to far more by then (about
+    // 150 s on a quiet machine; less when the handlers' real time takes a larger share under load).
     expect(learned.seconds).toBeGreaterThanOrEqual(1.5);
-    expect(learned.waitedSeconds).toBeGreaterThan(100);
+    expect(learned.waitedSeconds).toBeGreaterThan(learned.seconds * 10);
 
     const warm = await pipeline.deploy('hello-api', 'v0.2.0');
     expect(warm.description.status).toBe('SUCCEEDED');
     const [deployed] = exits(warm.history, 'Deploy');
     // One long first wait, planned from what was learned...
     expect(deployed.deployment.look).toMatchObject({ expectedSeconds: learned.waitedSeconds, expectedClockSeconds: learned.seconds });
-    expect(deployed.deployment.look.nextSeconds).toBeGreaterThan(100);
+    expect(deployed.deployment.look.nextSeconds).toBeGreaterThan(learned.waitedSeconds);
     expect(count(warm.history, 'Wait For Health')).toBe(1);
     // A SecondsPath Wait is a Wait in the history, as on AWS (the endpoint runs it scaled).
     expect(warm.history.find((e) => e.stateEnteredEventDetails?.name === 'Wait For Health')?.type).toBe('WaitStateEntered');
