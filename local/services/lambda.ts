@@ -78,7 +78,9 @@ export class LocalLambda {
     const context = this.context(fn, started);
     try {
       const handler = await this.load(fn);
-      const output = await withDeadline(handler(structuredClone(payload ?? {}), context), fn.timeoutSeconds * 1000);
+      // The payload as Lambda delivers it: JSON (Dates become strings, undefined goes), and a copy the handler may change.
+      const event = JSON.parse(JSON.stringify(payload ?? {}));
+      const output = await withDeadline(handler(event, context), fn.timeoutSeconds * 1000);
       if (output === timedOut) {
         // As the Lambda runtime reports a function that ran out of time (the handler's work is abandoned).
         const message = `${new Date().toISOString()} ${context.awsRequestId} Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`;
