@@ -5,7 +5,7 @@
 // Otherwise the section reports the last measured run from bench/results/test-suite.json, labelled so.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Figure, Section } from './figures.ts';
@@ -23,6 +23,8 @@ interface Run {
   cpus: number;
   /** The slowest test files, seconds from their first test to their last (setup in beforeAll included only as vitest counts it). */
   slowestFiles: Array<{ file: string; seconds: number }>;
+  /** 1-minute load average before and after: the machine is shared, and others' load stretches the wall time. */
+  load?: { before: number; after: number };
 }
 
 /** CPU seconds (user + system) of the children this process has waited for (Linux /proc; clock ticks of 100 Hz). */
@@ -52,6 +54,7 @@ function slowestFiles(path: string): Run['slowestFiles'] {
 
 /** Runs npm test once, as CI does, and keeps the result for later reports. */
 function measure(): Run {
+  const loadBefore = loadavg()[0]!;
   const cpuBefore = childrenCpuSeconds();
   const started = performance.now();
   const perFile = join(tmpdir(), `greenlight-test-suite-${process.pid}.json`);
@@ -62,7 +65,7 @@ function measure(): Run {
   const output = `${child.stdout}${child.stderr}`;
   if (child.status !== 0) throw new Error(`npm test failed (exit ${child.status ?? child.signal}):\n${output.slice(-4000)}`);
   const tests = /Tests\s+(\d+ passed[^\n]*)/.exec(output)?.[1]?.trim() ?? 'unknown';
-  const run: Run = { measuredAt: new Date().toISOString(), wallSeconds, cpuSeconds: childrenCpuSeconds() - cpuBefore, tests, cpus: cpus().length, slowestFiles: slowestFiles(perFile) };
+  const run: Run = { measuredAt: new Date().toISOString(), wallSeconds, cpuSeconds: childrenCpuSeconds() - cpuBefore, tests, cpus: cpus().length, slowestFiles: slowestFiles(perFile), load: { before: loadBefore, after: loadavg()[0]! } };
   mkdirSync(dirname(resultFile), { recursive: true });
   writeFileSync(resultFile, `${JSON.stringify(run, null, 2)}\n`);
   return run;
@@ -88,7 +91,7 @@ function figures(run: Run, fresh: boolean): Figure[] {
       value: Number(run.wallSeconds.toFixed(1)),
       unit: 's',
       budget: { max: budgetSeconds },
-      note: `${when}; tsc, biome lint and vitest run (${run.tests}) on ${run.cpus} cores; slowest files: ${(run.slowestFiles ?? [])
+      note: `${when}; tsc, biome lint and vitest run (${run.tests}) on ${run.cpus} cores${run.load ? `, load average ${run.load.before.toFixed(1)} → ${run.load.after.toFixed(1)}` : ''}; slowest files: ${(run.slowestFiles ?? [])
         .slice(0, 3)
         .map(({ file, seconds }) => `${file} ${seconds} s`)
         .join(', ')}`,
