@@ -5,6 +5,7 @@
 //
 //   npm run bench                       every section, each in a fresh node process
 //   npm run bench -- --only cli,transitions
+//   npm run bench -- --skip test-suite  a quicker run (the test-suite section runs npm test once)
 //   npm run bench -- --json             the figures as JSON on stdout (the table goes to stderr)
 //
 // Each section runs in its own process so one section's heap, JIT and open handles cannot flatter or
@@ -101,7 +102,7 @@ async function main(argv: string[]): Promise<number> {
     return index >= 0 ? argv[index + 1] : undefined;
   };
   if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(`npm run bench [-- --only ${Object.keys(sections).join(',')}] [--json]\nSections run one after another, each in its own node process; the table names every budget missed and the exit code is 1 when one is.`);
+    console.log(`npm run bench [-- --only|--skip ${Object.keys(sections).join(',')}] [--json]\nSections run one after another, each in its own node process; the table names every budget missed and the exit code is 1 when one is.`);
     return 0;
   }
   const single = option('--section');
@@ -110,8 +111,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const only = option('--only')?.split(',').filter(Boolean);
-  const chosen = only ?? Object.keys(sections);
-  const unknown = chosen.filter((name) => !sections[name]);
+  const skip = option('--skip')?.split(',').filter(Boolean) ?? [];
+  const chosen = (only ?? Object.keys(sections)).filter((name) => !skip.includes(name));
+  const unknown = [...chosen, ...skip].filter((name) => !sections[name]);
   if (unknown.length) {
     console.error(`unknown section(s): ${unknown.join(', ')} (known: ${Object.keys(sections).join(', ')})`);
     return 2;
@@ -137,7 +139,7 @@ async function main(argv: string[]): Promise<number> {
     missed: missed.map((figure) => `${figure.section}: ${figure.name}`),
   };
   // A partial run (--only) writes its own file, so it never overwrites the full run's figures.
-  const resultFile = join(here, 'results', only ? `bench-${chosen.join('+')}.json` : 'bench.json');
+  const resultFile = join(here, 'results', only || skip.length ? `bench-${chosen.join('+')}.json` : 'bench.json');
   mkdirSync(dirname(resultFile), { recursive: true });
   writeFileSync(resultFile, `${JSON.stringify(report, null, 2)}\n`);
 
