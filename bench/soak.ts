@@ -92,6 +92,8 @@ async function main(): Promise<void> {
   const stack = await startGreenlightLocal({
     configPath: writeConfig(),
     faults: { ebUpdateSeconds: 0.2, ebVersionProcessingSeconds: 0.05, waitScale: 0.01 },
+    // The soak counts every execution at the end: keep them all (the endpoint drops finished ones beyond 1,000 by default).
+    keepExecutions: Number.MAX_SAFE_INTEGER,
   });
   const faults = stack.aws.faults;
   const client = { endpoint: stack.endpoint, region: stack.aws.region, credentials: { accessKeyId: 'ci', secretAccessKey: 'ci-secret' } };
