@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -111,11 +111,19 @@ describe('finished executions beyond --keep-executions', () => {
     for (const name of ['one', 'two', 'three']) await before.run(name);
     await before.aws.close();
     aws = undefined;
+    // A finished execution's history is saved as it is kept, packed: a save never inflates every history.
+    const saved = JSON.parse(readFileSync(join(dataDir, 'state.json'), 'utf8')) as { sfn: { executions: Array<{ name: string; history?: unknown; packedHistory?: unknown; historyLength?: number }> } };
+    expect(saved.sfn.executions.map((e) => [e.name, typeof e.packedHistory, e.history, e.historyLength])).toEqual([
+      ['one', 'string', undefined, 6],
+      ['two', 'string', undefined, 6],
+      ['three', 'string', undefined, 6],
+    ]);
 
     const after = await endpoint({ keepExecutions: 1, dataDir });
     expect(after.aws.sfn.listExecutions().map((e) => e.name)).toEqual(['three']);
     const { events = [] } = await after.sfn.send(new GetExecutionHistoryCommand({ executionArn: after.aws.sfn.listExecutions()[0]!.executionArn }));
-    expect(events.at(-1)!.type).toBe('ExecutionSucceeded');
+    expect(events.map((e) => e.type)).toEqual(['ExecutionStarted', 'ChoiceStateEntered', 'ChoiceStateExited', 'PassStateEntered', 'PassStateExited', 'ExecutionSucceeded']);
+    expect(events[0]!.executionStartedEventDetails?.input).toBe('{"hold":false}');
     await expect(after.sfn.send(new StartExecutionCommand({ stateMachineArn: after.stateMachineArn, name: 'one', input: '{"hold":false}' }))).rejects.toBeInstanceOf(ExecutionAlreadyExists);
     await after.aws.close();
     aws = undefined;

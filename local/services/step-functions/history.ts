@@ -22,6 +22,9 @@ export function stateEventType(stateType: string, phase: 'Entered' | 'Exited'): 
   return `${stateType}State${phase}`;
 }
 
+/** How `--data` saves a history: the events of a running one, the packed bytes (base64) of a finished one. */
+export type SavedHistory = { history: HistoryEvent[] } | { packedHistory: string; historyLength: number };
+
 /**
  * An execution's history: a plain array while it runs, then sealed into one deflated JSON buffer.
  * Every state's input and output is the whole pipeline state, so a finished deployment's history is
@@ -70,6 +73,23 @@ export class ExecutionHistory {
     const text = JSON.stringify(this.live, (key, value) => (key === 'timestamp' && typeof value === 'string' ? Date.parse(value) : value));
     this.packed = deflateRawSync(text, { level: 1 });
     this.live = undefined;
+  }
+
+  /** The history as `--data` saves it: a sealed one stays packed, so a save never inflates a thousand histories. */
+  saved(): SavedHistory {
+    return this.packed ? { packedHistory: this.packed.toString('base64'), historyLength: this.count } : { history: structuredClone(this.live!) };
+  }
+
+  /** Takes back what saved() gave (or a state file's plain `history` array, as older saves wrote it). */
+  static fromSaved(saved: Partial<{ history: HistoryEvent[]; packedHistory: string; historyLength: number }>): ExecutionHistory {
+    if (typeof saved.packedHistory === 'string') {
+      const history = new ExecutionHistory();
+      history.live = undefined;
+      history.packed = Buffer.from(saved.packedHistory, 'base64');
+      history.count = saved.historyLength ?? 0;
+      return history;
+    }
+    return new ExecutionHistory([...(saved.history ?? [])]);
   }
 
   /** Bytes held for this history once sealed (context for the bench), undefined while live. */

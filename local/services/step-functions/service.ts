@@ -6,7 +6,7 @@ import type { BusEvent } from '../event-bus.ts';
 import type { LocalLambda } from '../lambda.ts';
 import { type AslMachine, definitionProblems } from './definition.ts';
 import { type ExecutionRecord, type ExecutionStatus, type RunnableMachine, runnableMachine, startExecution, validateDefinition } from './execution.ts';
-import { ExecutionHistory, type HistoryEvent } from './history.ts';
+import { ExecutionHistory, type SavedHistory } from './history.ts';
 import { TaskTokens } from './task-tokens.ts';
 
 /** The error of an execution the endpoint stopped (on shutdown, or found running after a restart). */
@@ -14,7 +14,7 @@ export const shutdownError = 'greenlight.Shutdown';
 
 /** What `--data` keeps of Step Functions: the executions and their histories (state machines come from serverless.yml). */
 export interface SfnState {
-  executions: Array<Omit<ExecutionRecord, 'done' | 'stop' | 'history'> & { history: HistoryEvent[] }>;
+  executions: Array<Omit<ExecutionRecord, 'done' | 'stop' | 'history'> & SavedHistory>;
   /** Names of executions dropped by retention, by state machine: they stay taken (see LocalStepFunctions.retire). */
   droppedNames?: Record<string, string[]>;
 }
@@ -231,7 +231,7 @@ export class LocalStepFunctions {
   /** Every kept execution with its history, and the dropped names, to keep across a restart (`--data`). */
   snapshot(): SfnState {
     return {
-      executions: [...this.executions.values()].map(({ done: _done, stop: _stop, history, ...kept }) => structuredClone({ ...kept, history: history.events() })),
+      executions: [...this.executions.values()].map(({ done: _done, stop: _stop, history, ...kept }) => ({ ...structuredClone(kept), ...history.saved() })),
       droppedNames: Object.fromEntries([...this.droppedNames].map(([arn, names]) => [arn, [...names]])),
     };
   }
@@ -245,8 +245,9 @@ export class LocalStepFunctions {
     let aborted = 0;
     for (const [arn, names] of Object.entries(state.droppedNames ?? {})) this.droppedNames.set(arn, new Set(names));
     const restored: ExecutionRecord[] = [];
-    for (const kept of state.executions) {
-      const record: ExecutionRecord = { ...kept, history: new ExecutionHistory([...kept.history]), done: Promise.resolve() };
+    for (const saved of state.executions) {
+      const { history: _events, packedHistory: _packed, historyLength: _length, ...kept } = saved as typeof saved & Partial<{ history: unknown; packedHistory: unknown; historyLength: unknown }>;
+      const record: ExecutionRecord = { ...kept, history: ExecutionHistory.fromSaved(saved), done: Promise.resolve() };
       if (record.status === 'RUNNING') {
         const now = new Date();
         const lastId = record.history.lastId;
