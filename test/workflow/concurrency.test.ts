@@ -144,7 +144,7 @@ describe('two pushes racing for one environment', () => {
     pipeline.stack.aws.faults.ebUpdateSeconds = 1;
     const updates = countUpdates('hello-api-dev');
     const first = await pipeline.start('hello-api', 'v0.10.0');
-    await sleep(400); // the first is updating or waiting for health now
+    await pipeline.reached(first.executionArn, 'Wait For Health'); // the first has updated and holds the lease
     const second = await pipeline.start('hello-api', 'v0.10.1');
     const [a, b] = await Promise.all([pipeline.finish(first.executionArn), pipeline.finish(second.executionArn)]);
     expect(a.description.status).toBe('SUCCEEDED');
@@ -314,7 +314,7 @@ describe('a bundle changed between rendering and deploying', () => {
       key = (await pipeline.objectKeys(pipeline.stack.bundleBucket)).find((k) => k.startsWith('releases/') && k.includes('v0-16-5'));
     }
     const release = JSON.parse(new TextDecoder().decode(await pipeline.object(pipeline.stack.bundleBucket, key!)));
-    await sleep(400); // EB has processed the version by now (it reads the bundle then)
+    await pipeline.reached(executionArn, 'Deploy'); // EB has processed the version by now (it reads the bundle then)
     await pipeline.s3.send(new PutObjectCommand({ Bucket: release.bucket, Key: release.key, Body: 'tampered after rendering' }));
     const run = await pipeline.finish(executionArn);
     expect(run.description.status).toBe('FAILED');

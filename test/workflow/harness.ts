@@ -98,6 +98,20 @@ export async function startPipeline(options: { configPath?: string; faults?: Par
     throw new Error('no approval was requested');
   }
 
+  /**
+   * Waits until the execution has entered the named state (a test that overlaps pushes starts the next
+   * one at a known point of the first, not after a sleep that a loaded machine outruns).
+   */
+  async function reached(executionArn: string, state: string): Promise<void> {
+    for (let attempt = 0; attempt < 1500; attempt++) {
+      if (statesEntered(await readHistory(sfn, executionArn)).includes(state)) return;
+      const execution = stack.aws.sfn.execution(executionArn);
+      if (execution.status !== 'RUNNING') throw new Error(`execution ended (${execution.status}) without entering ${state}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error(`execution did not enter ${state} within 15 s`);
+  }
+
   async function objectKeys(bucket: string): Promise<string[]> {
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
     return (listed.Contents ?? []).map((o) => o.Key!);
@@ -108,7 +122,7 @@ export async function startPipeline(options: { configPath?: string; faults?: Par
     return got.Body!.transformToByteArray();
   }
 
-  return { stack, ecr, sfn, s3, eb, push, start, deploy, finish, deliverPushEvent, pendingApproval, executions, objectKeys, object, close: () => stack.close() };
+  return { stack, ecr, sfn, s3, eb, push, start, deploy, finish, reached, deliverPushEvent, pendingApproval, executions, objectKeys, object, close: () => stack.close() };
 }
 
 export type Pipeline = Awaited<ReturnType<typeof startPipeline>>;
