@@ -230,6 +230,7 @@ describe('UpdateEnvironment', () => {
 
   it('refuses an update while the environment is not Ready, with the exact AWS text', async () => {
     await seed();
+    faults.ebUpdateSeconds = 5; // still Updating when the second call arrives, however loaded the machine
     await client.send(new UpdateEnvironmentCommand({ EnvironmentName: 'app-prod', VersionLabel: 'v2' }));
     const error = await rejection(client.send(new UpdateEnvironmentCommand({ EnvironmentName: 'app-prod', VersionLabel: 'v1' })));
     // The SDK does not model InvalidParameterValue: it is a synthetic ServiceException, recognised by name and message.

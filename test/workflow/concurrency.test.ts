@@ -279,7 +279,7 @@ describe('what changed under the execution', () => {
     const updates = countUpdates('hello-api-dev');
     pipeline.stack.aws.faults.ebVersionProcessingSeconds = 1; // time to delete the image after Resolve Plan
     const { executionArn, digest } = await pipeline.start('hello-api', 'v0.15.0');
-    await sleep(300);
+    await pipeline.reached(executionArn, 'Create Version'); // planned and rendered; the version takes 1 s to process
     await pipeline.ecr.send(new BatchDeleteImageCommand({ repositoryName: 'hello-api', imageIds: [{ imageDigest: digest }] }));
     const run = await pipeline.finish(executionArn);
     expect(run.description.status).toBe('FAILED');
