@@ -11,8 +11,7 @@
 'use strict';
 const { execFileSync } = require('node:child_process');
 const { createHash } = require('node:crypto');
-const { mkdirSync, renameSync, writeFileSync } = require('node:fs');
-const { dirname, relative, resolve } = require('node:path');
+const { relative, resolve } = require('node:path');
 
 /** A period in seconds as a schedule expression: the largest unit it is a whole number of (`rate(1 hour)`). */
 function rateExpression(seconds) {
@@ -57,20 +56,6 @@ function validatedConfig(path, validationReport) {
   }
   for (const warning of result.warnings) process.emitWarning(`${warning.path}: ${warning.message}`, { code: 'GREENLIGHT_CONFIG' });
   return result;
-}
-
-/**
- * Writes the compiled configuration the validator produced (shared/config/compile.ts): the validated,
- * normalised configuration as JSON, which is all the functions read (shared/config/compiled.ts), so
- * no Lambda parses YAML or runs the validator at cold start. Atomically: parallel local starts of one
- * configuration write the same bytes, and none reads half a file.
- */
-function writeCompiled({ path, document }) {
-  mkdirSync(dirname(path), { recursive: true });
-  const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(document)}\n`);
-  renameSync(temporary, path);
-  return path;
 }
 
 /** arn:<partition>:<service>:<region>:<account>:<resource>, resolved by CloudFormation at deploy time. */
@@ -180,7 +165,9 @@ function lifecycleSchedules(applications, settings) {
 module.exports = (context) => {
   const path = configPath();
   const result = validatedConfig(path, context?.validationReport);
-  const compiledFile = relative(root, writeCompiled(result.compiled));
+  // Written by the validator's report (shared/config/compile.ts): the validated configuration as JSON,
+  // which is all the functions read, so no Lambda parses YAML or validates at cold start.
+  const compiledFile = relative(root, result.compiled.path);
   const { config, settings: validated } = result;
   const { applications } = config;
   const settings = { ...validated, reconcileRate: rateExpression(validated.reconciler.every) };

@@ -1,7 +1,8 @@
 // Compiling a configuration: the one validator's output (validate.ts), written as the JSON document
 // the Lambdas read (compiled.ts). Only validated configurations are ever compiled, so a function never
-// meets a configuration the validator has not accepted. deploy/greenlight-vars.cjs writes the file
-// while `serverless package|deploy` (and the local endpoint's start) resolve serverless.yml.
+// meets a configuration the validator has not accepted. The validation report (validation-report.ts)
+// writes the file while `serverless package|deploy` (and the local endpoint's start) resolve
+// serverless.yml through deploy/greenlight-vars.cjs.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
@@ -45,6 +46,13 @@ export function writeCompiledDocument(path: string, document: CompiledConfigDocu
   renameSync(temporary, path);
 }
 
+/** Writes the compiled form of a configuration the validator accepted (the one writer: the validation report and compileConfigFile). */
+export function writeCompiledConfig(source: string, config: GreenlightConfig, compiledPath = compiledConfigPath(source)): { path: string; document: CompiledConfigDocument } {
+  const document = compiledDocument(source, config, compiledPath);
+  writeCompiledDocument(compiledPath, document);
+  return { path: compiledPath, document };
+}
+
 /** Validates a configuration file and writes its compiled form; a configuration with problems names them all and writes nothing. */
 export function compileConfigFile(source: string, compiledPath = compiledConfigPath(source)): { path: string; document: CompiledConfigDocument } {
   const result = validateConfigFile(source);
@@ -52,7 +60,5 @@ export function compileConfigFile(source: string, compiledPath = compiledConfigP
     const lines = formatFindings(result.problems);
     throw new ConfigurationError(`${result.path} is not a valid greenlight configuration:\n  - ${lines.join('\n  - ')}`, { source: result.path, problems: lines });
   }
-  const document = compiledDocument(result.path, result.config, compiledPath);
-  writeCompiledDocument(compiledPath, document);
-  return { path: compiledPath, document };
+  return writeCompiledConfig(result.path, result.config, compiledPath);
 }

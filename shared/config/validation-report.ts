@@ -2,13 +2,13 @@
 // warnings, the parsed configuration, its install settings and every file the bundles are rendered
 // from (templates and included files, excludes applied), which the functions must ship. The framework
 // gets it from scripts/validate-config.ts in a child process (it loads that file as CommonJS); the
-// local endpoint, which already runs the TypeScript validator, hands this function over instead. It also
-// carries the compiled configuration (compile.ts) and where it goes, which greenlight-vars.cjs writes
-// for the functions to read.
+// local endpoint, which already runs the TypeScript validator, hands this function over instead. For a
+// valid configuration it also writes the compiled configuration (compile.ts) the functions read, and
+// says where, for greenlight-vars.cjs to point GREENLIGHT_CONFIG_FILE and the package at.
 import { readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { scanIncludes } from '../bundle/files.ts';
-import { compiledConfigPath, compiledDocument } from './compile.ts';
+import { writeCompiledConfig } from './compile.ts';
 import { type GreenlightConfig, installSettings } from './schema.ts';
 import { validateConfigFile } from './validate.ts';
 
@@ -41,7 +41,7 @@ export function validationReport(path: string): Record<string, unknown> {
             config: result.config,
             settings: installSettings(result.config),
             bundleSources: bundleSources(result.config, dirname(result.path)),
-            compiled: { path: compiledConfigPath(result.path), document: compiledDocument(result.path, result.config) },
+            compiled: writeCompiledConfig(result.path, result.config),
           }
         : {}),
     }),
