@@ -11,14 +11,6 @@ import { alreadyDeployed, describeEnvironment } from './eb-environment.ts';
 import { isReadyOn, type LeaseContext, lostEnvironment, requireReady, update, window } from './eb-update.ts';
 import { verifyImagesExist } from './ecr-images.ts';
 
-/** Reading an environment lives in eb-environment.ts (Check Health needs it without what deploying loads). */
-export { alreadyDeployed, describeEnvironment };
-/** The UpdateEnvironment call and its option settings live in eb-update.ts, shared with Roll Back (rollback.ts). */
-export { environmentOptionSettings, environmentPropertiesNamespace, type LeaseContext } from './eb-update.ts';
-
-/** How long a holder keeps an environment (in lease.ts: Acquire Environment needs it without EB and ECR). */
-export { leaseSecondsFor };
-
 /**
  * Deploys a release to one environment while this execution holds its lease: bytes already running
  * there end as already deployed; otherwise the images and the stored bundle are verified, the update

@@ -6,9 +6,6 @@ import { ImageNotFoundError, UnknownRepositoryError } from './errors.ts';
 import { imageGone, repositoryUris } from './ecr-images.ts';
 import { checkTagSyntax, planStages } from './tag-policy.ts';
 
-/** ECR lookups live in ecr-images.ts, so Deploy checks its images without loading the tag policy (RE2, semver, globs). */
-export { repositoryUris, verifyImagesExist } from './ecr-images.ts';
-
 /** The application a repository deploys, with its configuration. */
 export function findApplication(config: GreenlightConfig, repository: string): { application: string; app: ApplicationConfig } {
   for (const [application, app] of Object.entries(config.applications)) {

@@ -4,7 +4,7 @@ import { pushers } from './approval/records.ts';
 import { applicationOf } from './config/applications.ts';
 import type { GreenlightConfig } from './config/schema.ts';
 import { ImagePush } from './contracts.ts';
-import { type PushedImage, type PushExecution, startPushExecution } from './push-execution.ts';
+import { startPushExecution } from './push-execution.ts';
 
 /** A push event we act on, or the reason we do not. */
 export type PushReading = { push: ImagePush } | { ignored: string };
@@ -47,15 +47,9 @@ export async function recordPusher({ s3 }: { s3: S3Client }, { bucket, push, at 
   if (push.pushedBy) await pushers.add(s3, bucket, { repository: push.repository, digest: push.digest, pushedBy: push.pushedBy, at: at.toISOString() });
 }
 
-/** Which application a repository deploys, if any (in shared/config/applications.ts, which the CLI imports without the SDK). */
-export { applicationOf };
-
 export type TriggerOutcome =
   | { started: true; executionArn: string; executionName: string; application: string }
   | { started: false; reason: string; executionName?: string };
-
-/** Starting one push's execution lives in push-execution.ts: the reconciler starts pushes too, without the pusher records (S3) this module keeps. */
-export { type PushedImage, type PushExecution, startPushExecution };
 
 /**
  * Starts the deployment of one push. The execution name is derived from app, tag and digest, so a

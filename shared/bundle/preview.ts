@@ -8,7 +8,7 @@ import type { VerifiedImage } from '../contracts.ts';
 import { emptyLedger, readLedger } from '../environments/ledger.ts';
 import { BundleRenderError, ConfigurationError } from '../errors.ts';
 import { versionLabel } from '../naming.ts';
-import { repositoryUris } from '../plan.ts';
+import { repositoryUris } from '../ecr-images.ts';
 import { placeholderDigest, placeholderReference } from './check.ts';
 import { type RenderedBundle, renderBundle } from './render.ts';
 import { runningBundle, siblingImages } from './siblings.ts';

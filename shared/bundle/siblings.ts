@@ -8,7 +8,7 @@ import type { ApplicationConfig, StageConfig } from '../config/schema.ts';
 import type { VerifiedImage } from '../contracts.ts';
 import type { EnvironmentLedger } from '../environments/ledger.ts';
 import { BundleRenderError } from '../errors.ts';
-import { repositoryUris } from '../plan.ts';
+import { repositoryUris } from '../ecr-images.ts';
 import { matchTagRule } from '../tag-policy.ts';
 import { isDigestPinned, referenceName } from './references.ts';
 import { imagesInBundle } from './zip.ts';

@@ -4,7 +4,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../shared/config/load.ts';
 import { ImageNotFoundError, TagPolicyViolationError, UnknownRepositoryError } from '../../shared/errors.ts';
-import { resolvePlan, verifyImagesExist } from '../../shared/plan.ts';
+import { verifyImagesExist } from '../../shared/ecr-images.ts';
+import { resolvePlan } from '../../shared/plan.ts';
 
 const config = parseConfig(`
 applications:
